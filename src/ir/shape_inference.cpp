@@ -1,0 +1,87 @@
+#include "ir/shape_inference.h"
+
+#include <set>
+
+#include "ops/op_table.h"
+
+namespace lowbit {
+
+std::vector<GraphIssue> validate_and_infer(Graph& g, int64_t max_tensor_bytes) {
+  std::vector<GraphIssue> issues;
+  auto add = [&](StatusCode c, std::string m) { issues.push_back({c, std::move(m)}); };
+
+  std::set<std::string> defined;
+  for (auto& in : g.inputs) defined.insert(in);
+  for (auto& [name, v] : g.values)
+    if (v.constant) defined.insert(name);
+
+  for (auto& node : g.nodes) {
+    bool node_ok = true;
+    std::string reason = unsupported_reason(node.domain, node.op_type, g.opset);
+    if (!reason.empty()) {
+      add(StatusCode::kUnsupported,
+          str_cat(node.describe(), " (domain '", node.domain.empty() ? "ai.onnx" : node.domain, "', opset ", g.opset,
+                  "): ", reason));
+      node_ok = false;
+    }
+    InferContext ctx{node, g.opset, {}, {}, {}, max_tensor_bytes};
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const std::string& in = node.inputs[i];
+      if (in.empty()) {
+        ctx.input_types.push_back(nullptr);
+        ctx.input_values.push_back(nullptr);
+        continue;
+      }
+      if (!defined.count(in)) {
+        add(StatusCode::kInvalidModel, str_cat(node.describe(), ": input ", i, " '", in,
+                                               "' is not a graph input, an initializer or any node's output"));
+        node_ok = false;
+        ctx.input_types.push_back(nullptr);
+        ctx.input_values.push_back(nullptr);
+        continue;
+      }
+      const ValueInfo* v = g.find(in);
+      if (!v || v->type.dtype == DType::kUndefined) node_ok = false;  // upstream failure already reported
+      ctx.input_types.push_back(v ? &v->type : nullptr);
+      ctx.input_values.push_back(v && v->constant ? &*v->constant : nullptr);
+    }
+    ctx.output_types.resize(node.outputs.size());
+    if (node_ok) {
+      Status s = find_op(node.domain, node.op_type)->infer(ctx);
+      if (!s.ok()) {
+        add(s.code(), s.message());
+        node_ok = false;
+      }
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      const std::string& out = node.outputs[i];
+      if (out.empty()) continue;
+      defined.insert(out);
+      ValueInfo& v = g.values[out];
+      v.name = out;
+      if (node_ok) {
+        // Keep a declared (value_info) shape when inference could not tell more.
+        if (ctx.output_types[i].dtype != DType::kUndefined &&
+            (ctx.output_types[i].has_shape || !v.type.has_shape || v.type.dtype != ctx.output_types[i].dtype))
+          v.type = ctx.output_types[i];
+      } else {
+        v.type = ValueType();
+      }
+    }
+  }
+  for (auto& out : g.outputs)
+    if (!defined.count(out))
+      add(StatusCode::kInvalidModel, str_cat("graph output '", out, "' is not produced by any node or initializer"));
+  return issues;
+}
+
+Status issues_to_status(const std::vector<GraphIssue>& issues, const std::string& what) {
+  if (issues.empty()) return Status::Ok();
+  bool all_unsupported = true;
+  for (auto& i : issues) all_unsupported &= i.code == StatusCode::kUnsupported;
+  std::string msg = str_cat(issues.size(), issues.size() == 1 ? " problem" : " problems", " in ", what, ":");
+  for (auto& i : issues) msg += "\n  - " + i.message;
+  return Status(all_unsupported ? StatusCode::kUnsupported : StatusCode::kInvalidModel, msg);
+}
+
+}  // namespace lowbit

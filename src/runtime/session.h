@@ -1,0 +1,51 @@
+// Session: runs an imported Graph on the CPU with the reference kernels.
+//
+//   LB_ASSIGN_OR_RETURN(Graph g, import_onnx_file("model.onnx"));
+//   LB_ASSIGN_OR_RETURN(auto session, Session::create(std::move(g), {.threads = 2}));
+//   LB_ASSIGN_OR_RETURN(auto outputs, session->run({{"x", input_tensor}}));
+//
+// The same session runs any input shape the model's symbolic dims allow (batch, image size):
+// shapes are re-inferred per run from the actual inputs, so nothing is tied to the first call.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/thread_pool.h"
+
+namespace lowbit {
+
+struct SessionOptions {
+  int threads = 0;                                  // <= 0: all cores
+  int64_t max_tensor_bytes = kDefaultMaxTensorBytes; // cap on any single intermediate tensor
+};
+
+// Per-node timing hook (for bench --profile): called after each node with its wall time.
+using NodeObserver = std::function<void(const Node&, double milliseconds)>;
+
+class Session {
+ public:
+  static Expected<std::unique_ptr<Session>> create(Graph graph, SessionOptions options = {});
+
+  const Graph& graph() const { return graph_; }
+  // Checks names, dtypes and shapes of the inputs against the model (all problems at once),
+  // then executes. Returns every graph output by name.
+  Expected<std::map<std::string, Tensor>> run(const std::map<std::string, Tensor>& inputs,
+                                              const NodeObserver& observer = nullptr);
+  // Input validation alone (used by run, and by the CLI before a long benchmark).
+  Status check_inputs(const std::map<std::string, Tensor>& inputs) const;
+  int num_threads() const { return pool_->num_threads(); }
+
+ private:
+  Session(Graph g, SessionOptions o);
+  Graph graph_;
+  SessionOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::vector<std::vector<std::string>> release_after_;  // values whose last use is node i
+};
+
+}  // namespace lowbit
