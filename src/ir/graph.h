@@ -94,7 +94,8 @@ struct Node {
 struct ValueInfo {
   std::string name;
   ValueType type;
-  std::optional<Tensor> constant;  // initializers and folded constants
+  std::optional<Tensor> constant;  // initializers, Constant outputs and small values folded at import
+  bool initializer = false;        // came from the file's initializers (counts as a parameter)
   int producer = -1;               // index in Graph::nodes, -1 for graph inputs / initializers
 };
 

@@ -6,6 +6,36 @@
 
 namespace lowbit {
 
+namespace {
+// Values computable at import (Constant nodes, and shape arithmetic on constants such as
+// Shape->Gather->Concat on static shapes) are evaluated with the reference kernel so later nodes'
+// inference sees them (a Reshape whose target comes from such a chain gets a static shape).
+// Only small results are kept; real constant folding is a pass (src/passes).
+constexpr int64_t kMaxFoldedElements = 1 << 16;
+
+std::vector<Tensor> fold_small_constant(const Node& node, const InferContext& ctx) {
+  bool all_known = node.op_type == "Constant" || node.num_inputs() > 0;
+  for (size_t i = 0; i < ctx.input_types.size() && all_known; ++i)
+    if (ctx.input_types[i] && !ctx.input_values[i]) all_known = false;
+  if (!all_known) return {};
+  std::vector<Tensor> outs(node.outputs.size());
+  KernelContext k{node, ctx.opset, ctx.input_values, {}, nullptr};
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    const ValueType& t = ctx.output_types[i];
+    if (node.outputs[i].empty()) { k.outputs.push_back(nullptr); continue; }
+    if (!t.fully_known()) return {};
+    auto n = checked_numel(t.concrete());
+    if (!n || (*n > kMaxFoldedElements && node.op_type != "Constant")) return {};
+    auto tensor = Tensor::create(t.dtype, t.concrete(), ctx.max_tensor_bytes);
+    if (!tensor) return {};
+    outs[i] = std::move(*tensor);
+    k.outputs.push_back(&outs[i]);
+  }
+  if (!find_op(node.domain, node.op_type)->ref(k).ok()) return {};
+  return outs;
+}
+}  // namespace
+
 std::vector<GraphIssue> validate_and_infer(Graph& g, int64_t max_tensor_bytes) {
   std::vector<GraphIssue> issues;
   auto add = [&](StatusCode c, std::string m) { issues.push_back({c, std::move(m)}); };
@@ -53,6 +83,8 @@ std::vector<GraphIssue> validate_and_infer(Graph& g, int64_t max_tensor_bytes) {
         node_ok = false;
       }
     }
+    std::vector<Tensor> folded;
+    if (node_ok) folded = fold_small_constant(node, ctx);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const std::string& out = node.outputs[i];
       if (out.empty()) continue;
@@ -64,6 +96,7 @@ std::vector<GraphIssue> validate_and_infer(Graph& g, int64_t max_tensor_bytes) {
         if (ctx.output_types[i].dtype != DType::kUndefined &&
             (ctx.output_types[i].has_shape || !v.type.has_shape || v.type.dtype != ctx.output_types[i].dtype))
           v.type = ctx.output_types[i];
+        if (i < folded.size() && folded[i].defined()) v.constant = std::move(folded[i]);
       } else {
         v.type = ValueType();
       }
