@@ -1,5 +1,6 @@
 #include "ir/shape_inference.h"
 
+#include <algorithm>
 #include <set>
 
 #include "ops/op_table.h"
@@ -73,7 +74,10 @@ std::vector<GraphIssue> validate_and_infer(Graph& g, int64_t max_tensor_bytes) {
       const ValueInfo* v = g.find(in);
       if (!v || v->type.dtype == DType::kUndefined) node_ok = false;  // upstream failure already reported
       ctx.input_types.push_back(v ? &v->type : nullptr);
-      ctx.input_values.push_back(v && v->constant ? &*v->constant : nullptr);
+      // An initializer the user may override at run time is not a constant for inference.
+      bool overridable = std::find(g.overridable_initializers.begin(), g.overridable_initializers.end(), in) !=
+                         g.overridable_initializers.end();
+      ctx.input_values.push_back(v && v->constant && !overridable ? &*v->constant : nullptr);
     }
     ctx.output_types.resize(node.outputs.size());
     if (node_ok) {
