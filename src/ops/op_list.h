@@ -83,7 +83,7 @@
   /* resize: src/ops/resize.cpp, src/kernels/ref/resize.cpp */ \
   X(Resize,            10, 17, resize, "nearest/linear(/cubic) resize, every coordinate_transformation_mode") \
   X(Upsample,           7,  9, resize, "nearest/linear upsampling by scales (deprecated at opset 10)") \
-  /* reductions & quantization: src/ops/reduce_quant.cpp, src/kernels/ref/reduce_quant.cpp */ \
+  /* reductions & quantization: src/ops/reduce_quant.cpp, src/kernels/ref/{reduce,quantize}.cpp, src/quant/quant_math.h */ \
   X(ReduceMean,         7, 17, reduce_quant, "mean over axes") \
   X(ReduceSum,          7, 17, reduce_quant, "sum over axes (axes input from 13)") \
   X(ReduceMax,          7, 17, reduce_quant, "max over axes") \
