@@ -1,0 +1,117 @@
+// Shared pieces of the `lowbit` command line tool: exit codes, the one-line error convention,
+// model loading, --input/--shape parsing, input .npy loading with dtype checks, and atomic
+// output writing. Each subcommand lives in its own cmd_<name>.cpp.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "lowbit/status.h"
+#include "lowbit/tensor.h"
+
+#ifndef LOWBIT_VERSION
+#define LOWBIT_VERSION "0.1.0"
+#endif
+
+namespace lowbit::cli {
+
+// Exit codes (documented in docs/cli.md).
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // runtime or model error (bad file, bad input, unsupported op, ...)
+constexpr int kExitUsage = 2;    // the command line itself is wrong
+
+// Prints "lowbit: error: <message>" on stderr (one message, possibly a multi-line list) and
+// returns the exit code to use.
+int print_error(const std::string& message, int exit_code = kExitFailure);
+inline int fail(const Status& s) { return print_error(s.message(), kExitFailure); }
+inline int usage_error(const std::string& message) { return print_error(message, kExitUsage); }
+
+// ---- options of each subcommand -------------------------------------------------------------
+
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+
+struct RunOptions {
+  std::string model;
+  std::vector<std::string> inputs;  // NAME=FILE.npy (or FILE.npy for a one-input model)
+  std::string output_dir;
+  int threads = 0;
+  bool cast = false;
+  bool quiet = false;
+};
+
+struct BenchOptions {
+  std::string model;
+  std::vector<std::string> shapes;  // NAME=1x3x224x224
+  std::vector<std::string> inputs;  // NAME=FILE.npy
+  int warmup = 1;
+  int iterations = 10;
+  double duration_s = 0;
+  int threads = 0;
+  uint64_t seed = 0;
+  bool json = false;
+  bool profile = false;
+  bool cast = false;
+  bool quiet = false;
+};
+
+struct OpsOptions {
+  bool markdown = false;
+};
+
+int run_inspect(const InspectOptions& options);
+int run_run(const RunOptions& options);
+int run_bench(const BenchOptions& options);
+int run_ops(const OpsOptions& options);
+
+// ---- helpers --------------------------------------------------------------------------------
+
+// Imports a model. With validate=false, structural import only (inspect runs validation itself).
+Expected<Graph> load_model(const std::string& path, bool validate);
+
+// "NAME=VALUE" or "VALUE" (no name). A syntax problem (empty name or value) is a usage error.
+struct NamedArg {
+  std::string name;  // "" when none was given
+  std::string value;
+  std::string original;
+};
+Expected<NamedArg> parse_named_arg(const std::string& spec, const char* what);
+
+// Assigns each NAME=VALUE to a model input. A spec without NAME is allowed only when the model has
+// exactly one input. Unknown names and duplicates are errors that list the model's inputs.
+Expected<std::map<std::string, std::string>> assign_to_inputs(const Graph& g, const std::vector<NamedArg>& args,
+                                                              const char* what);
+
+// "1x3x224x224" (also "1,3,224,224"); "scalar" or "" for rank 0.
+Expected<Shape> parse_shape(const std::string& text);
+
+// Reads FILE.npy for model input `name` and checks dtype and static dims against the model, naming
+// the file in every message. A dtype mismatch is an error unless `cast` (explicit conversion).
+Expected<Tensor> load_input_npy(const Graph& g, const std::string& name, const std::string& file, bool cast);
+
+// Element-wise conversion between numeric dtypes (float->int truncates toward zero and saturates).
+Tensor convert_dtype(const Tensor& t, DType to);
+
+// A file name for an output: characters outside [A-Za-z0-9._-] become '_', and so do leading dots
+// (no hidden files, never "." or ".."); never empty.
+std::string safe_file_name(const std::string& value_name);
+
+// Writes every tensor as DIR/<safe name>.npy, all or nothing: each goes to a temp file first and
+// is renamed into place only once all temp files were written. Creates DIR if missing.
+// `written` receives (output name, path) pairs in order.
+Status write_outputs(const std::string& dir, const std::vector<std::pair<std::string, const Tensor*>>& outputs,
+                     std::vector<std::pair<std::string, std::string>>* written);
+// Fails early when DIR exists and is not a directory (before a long run).
+Status check_output_dir(const std::string& dir);
+
+// "1,234,567"
+std::string with_thousands(int64_t n);
+// "97.5 MiB"
+std::string human_bytes(int64_t bytes);
+
+}  // namespace lowbit::cli

@@ -1,0 +1,117 @@
+// lowbit: one command line tool for inspecting, running and benchmarking ONNX models.
+//
+//   lowbit inspect model.onnx [--json]
+//   lowbit run model.onnx --input x=x.npy --output-dir out/
+//   lowbit bench model.onnx --shape x=1x3x224x224 --iterations 50 [--json] [--profile]
+//   lowbit ops [--markdown]
+//
+// Exit codes: 0 ok, 1 runtime/model error, 2 usage error. Every error is one message on stderr
+// starting with "lowbit: error:"; nothing escapes as an exception or a crash.
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <new>
+
+#include "tools/cli_common.h"
+
+namespace {
+
+using namespace lowbit::cli;
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"lowbit " LOWBIT_VERSION
+               ": an ONNX inference engine (reference CPU kernels today; INT8 quantization is next)."};
+  app.name("lowbit");
+  app.set_version_flag("--version", "lowbit " LOWBIT_VERSION);
+  app.require_subcommand(1, 1);
+  app.footer(
+      "Examples:\n"
+      "  lowbit inspect model.onnx\n"
+      "  lowbit run model.onnx --input x=x.npy --output-dir out\n"
+      "  lowbit bench model.onnx --shape x=1x3x224x224 --iterations 20\n"
+      "  lowbit ops --markdown\n"
+      "Exit codes: 0 ok, 1 runtime or model error, 2 usage error. See docs/cli.md.");
+
+  InspectOptions inspect;
+  CLI::App* cmd_inspect = app.add_subcommand(
+      "inspect", "Show a model's metadata, inputs/outputs, operators, parameters and anything lowbit cannot run");
+  cmd_inspect->add_option("model", inspect.model, "ONNX model file")->required();
+  cmd_inspect->add_flag("--json", inspect.json, "Print one JSON object instead of text");
+  cmd_inspect->footer(
+      "Exit code 0 whenever the file parses as an ONNX model, even if it uses unsupported operators\n"
+      "(they are listed); 1 if it cannot be read or parsed.");
+
+  RunOptions run;
+  CLI::App* cmd_run = app.add_subcommand("run", "Run a model on .npy inputs and write one .npy per output");
+  cmd_run->add_option("model", run.model, "ONNX model file")->required();
+  cmd_run
+      ->add_option("-i,--input", run.inputs,
+                   "Input as NAME=FILE.npy (repeat per input; plain FILE.npy when the model has one input)")
+      ->allow_extra_args(false);  // one value per --input, so `--input x.npy model.onnx` works
+  cmd_run->add_option("-o,--output-dir", run.output_dir, "Folder for the outputs (created if missing)")->required();
+  cmd_run->add_option("-t,--threads", run.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd_run->add_flag("--cast", run.cast,
+                    "Convert inputs whose .npy dtype differs from the model's (otherwise an error)");
+  cmd_run->add_flag("-q,--quiet", run.quiet, "Print nothing on success");
+  cmd_run->footer(
+      "Outputs are written as DIR/<output name>.npy (characters other than A-Z a-z 0-9 . _ - become '_'),\n"
+      "only after the whole run succeeded, via temp files renamed into place.");
+
+  BenchOptions bench;
+  CLI::App* cmd_bench = app.add_subcommand("bench", "Measure load time, latency and throughput (like trtexec)");
+  cmd_bench->add_option("model", bench.model, "ONNX model file")->required();
+  cmd_bench
+      ->add_option("-s,--shape", bench.shapes, "Input shape as NAME=1x3x224x224 (needed for inputs with symbolic dims)")
+      ->allow_extra_args(false);
+  cmd_bench->add_option("-i,--input", bench.inputs, "Use real data for an input: NAME=FILE.npy (else random data)")
+      ->allow_extra_args(false);
+  cmd_bench->add_option("--warmup", bench.warmup, "Untimed runs first")->check(CLI::NonNegativeNumber);
+  cmd_bench->add_option("-n,--iterations", bench.iterations, "Timed runs (at least this many)")
+      ->check(CLI::PositiveNumber);
+  cmd_bench->add_option("-d,--duration", bench.duration_s, "Keep running for at least this many seconds")
+      ->check(CLI::NonNegativeNumber);
+  cmd_bench->add_option("-t,--threads", bench.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd_bench->add_option("--seed", bench.seed, "Seed of the random inputs");
+  cmd_bench->add_flag("--json", bench.json, "Print one JSON object on stdout (progress still goes to stderr)");
+  cmd_bench->add_flag("--profile", bench.profile, "Time every node; print a table sorted by total time");
+  cmd_bench->add_flag("--cast", bench.cast, "Convert --input files whose dtype differs from the model's");
+  cmd_bench->add_flag("-q,--quiet", bench.quiet, "No progress messages on stderr");
+  cmd_bench->footer(
+      "Random inputs: floats uniform in [-1, 1), integers in [0, 8), bools 50/50, from --seed (default 0).\n"
+      "Throughput = iterations x batch / measured time; batch is dim 0 of the first input.");
+
+  OpsOptions ops;
+  CLI::App* cmd_ops = app.add_subcommand("ops", "List the supported operators (the op table)");
+  cmd_ops->add_flag("--markdown", ops.markdown, "Print docs/operators.md exactly");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string hint = " (see 'lowbit --help')";
+    for (CLI::App* sub : app.get_subcommands()) hint = " (see 'lowbit " + sub->get_name() + " --help')";
+    return usage_error(e.what() + hint);
+  }
+
+  if (cmd_inspect->parsed()) return run_inspect(inspect);
+  if (cmd_run->parsed()) return run_run(run);
+  if (cmd_bench->parsed()) return run_bench(bench);
+  if (cmd_ops->parsed()) return run_ops(ops);
+  return usage_error("no command given (see 'lowbit --help')");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Last line of defence: a bug must still end as one "lowbit: error:" line, never a crash.
+  try {
+    return run_cli(argc, argv);
+  } catch (const std::bad_alloc&) {
+    return print_error("out of memory");
+  } catch (const std::exception& e) {
+    return print_error(std::string("internal error: ") + e.what());
+  } catch (...) {
+    return print_error("internal error: unknown exception");
+  }
+}
