@@ -317,6 +317,7 @@ int run_bench(const BenchOptions& options) {
     j["throughput_per_s"] = throughput;
     j["latency_ms"] = {{"min", st.min}, {"mean", st.mean}, {"median", st.median}, {"p90", st.p90},
                        {"p95", st.p95}, {"p99", st.p99},   {"max", st.max},       {"stddev", st.stddev}};
+    j["latencies_ms"] = latencies;  // every timed run, so side-by-side scripts can pool exact medians
     json ins = json::object();
     for (auto& name : model.inputs) {
       const Tensor& t = inputs[name];
