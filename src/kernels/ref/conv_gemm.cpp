@@ -1,0 +1,442 @@
+// Reference kernels for Conv, ConvTranspose, Gemm and MatMul. All heavy lifting goes through gemm() (gemm.h):
+//   Conv           = W (M x C*k) * im2col(X) (C*k x out positions); 1x1 stride-1 convs multiply X directly,
+//                    depthwise convs (one input channel per group) use a direct loop instead.
+//   ConvTranspose  = col2im(W^T (M*k x C) * X (C x in positions)).
+//   Gemm / MatMul  = one gemm() per (broadcast) batch matrix.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+
+#include "kernels/ref/gemm.h"
+#include "ops/broadcast.h"
+#include "ops/conv_params.h"
+#include "ops/op_table.h"
+
+namespace lowbit {
+
+namespace {
+
+// Cap on one im2col / col2im buffer (elements); larger problems are processed in column chunks.
+constexpr int64_t kMaxColumnElements = int64_t(4) << 20;
+// Elements of copying / accumulating work below which waking another thread is not worth it.
+constexpr int64_t kMinElementsPerThread = int64_t(1) << 15;
+
+// parallel_for grain for `units` pieces of `elements_per_unit` elements each.
+int64_t grain_for(int64_t elements_per_unit) {
+  return std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(elements_per_unit, 1));
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Spatial geometry of a Conv / ConvTranspose call. The "image" is the tensor im2col reads (Conv input) or
+// col2im writes (ConvTranspose output); the "grid" is the other side, whose positions are the columns of the
+// column matrix. Grid position o and kernel offset k touch image coordinate o * stride - pad + k * dilation.
+struct ConvGeometry {
+  ConvAttrs attrs;
+  Shape image, grid, kernel;
+  std::vector<int64_t> pad_begin;
+  std::vector<int64_t> image_strides;  // row-major element strides of the image's spatial axes
+  int64_t image_size = 1, grid_size = 1, kernel_size = 1;
+
+  // A 1x1, stride-1, unpadded conv maps the image onto the grid one to one: no im2col needed.
+  bool is_pointwise() const {
+    for (size_t i = 0; i < kernel.size(); ++i)
+      if (kernel[i] != 1 || attrs.strides[i] != 1 || pad_begin[i] != 0 || image[i] != grid[i]) return false;
+    return true;
+  }
+  // Decodes kernel offset index `kidx` (row-major over the kernel axes) into per-axis offsets.
+  void kernel_position(int64_t kidx, int64_t* kpos) const {
+    for (size_t i = kernel.size(); i-- > 0;) {
+      kpos[i] = kidx % kernel[i];
+      kidx /= kernel[i];
+    }
+  }
+};
+
+Expected<ConvGeometry> conv_geometry(const KernelContext& ctx, bool transposed) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(1);
+  const Tensor& y = *ctx.outputs[0];
+  const size_t spatial = x.rank() - 2;
+  ConvGeometry g;
+  std::vector<int64_t> weight_spatial(w.shape().begin() + 2, w.shape().end());
+  auto attrs = parse_conv_attrs(ctx.node, spatial, weight_spatial, transposed);
+  if (!attrs) return attrs.status();
+  g.attrs = std::move(*attrs);
+  g.kernel = weight_spatial;
+  for (size_t i = 0; i < spatial; ++i) {
+    auto axis = transposed ? conv_transpose_axis(g.attrs, i, x.dim(i + 2)) : conv_axis(g.attrs, i, x.dim(i + 2));
+    if (!axis) return axis.status();
+    g.pad_begin.push_back(axis->pad_begin);
+    g.image.push_back(transposed ? y.dim(i + 2) : x.dim(i + 2));
+    g.grid.push_back(transposed ? x.dim(i + 2) : y.dim(i + 2));
+  }
+  g.image_strides.assign(spatial, 1);
+  for (size_t i = spatial - 1; i-- > 0;) g.image_strides[i] = g.image_strides[i + 1] * g.image[i + 1];
+  for (size_t i = 0; i < spatial; ++i) {
+    g.image_size *= g.image[i];
+    g.grid_size *= g.grid[i];
+    g.kernel_size *= g.kernel[i];
+  }
+  return g;
+}
+
+// Walks grid positions [j0, j1) for kernel offset `kpos`, one run per grid line (last axis). For each run it
+// calls visit(col, count, lo, hi, base, step): the run covers columns [col, col + count) relative to j0; its
+// t-th position lies inside the image iff lo <= t < hi, at image element base + t * step.
+template <typename Visit>
+void for_each_grid_run(const ConvGeometry& g, const int64_t* kpos, int64_t j0, int64_t j1, Visit&& visit) {
+  const size_t last = g.grid.size() - 1;
+  const int64_t line = g.grid[last], step = g.attrs.strides[last];
+  const int64_t shift = kpos[last] * g.attrs.dilations[last] - g.pad_begin[last];  // image coord of o = 0
+  // Grid positions o with 0 <= o * step + shift < image width, as the half-open range [o_lo, o_hi).
+  const int64_t o_lo = shift >= 0 ? 0 : ceil_div(-shift, step);
+  const int64_t top = g.image[last] - 1 - shift;
+  const int64_t o_hi = top < 0 ? 0 : top / step + 1;
+  for (int64_t j = j0; j < j1;) {
+    const int64_t o0 = j % line, count = std::min(line - o0, j1 - j);
+    int64_t base = 0, rest = j / line;
+    bool inside = true;
+    for (size_t i = last; i-- > 0;) {  // outer axes of this line
+      const int64_t o = rest % g.grid[i];
+      rest /= g.grid[i];
+      const int64_t coord = o * g.attrs.strides[i] + kpos[i] * g.attrs.dilations[i] - g.pad_begin[i];
+      inside = inside && coord >= 0 && coord < g.image[i];
+      base += coord * g.image_strides[i];
+    }
+    const int64_t lo = inside ? std::clamp(o_lo - o0, int64_t(0), count) : 0;
+    const int64_t hi = inside ? std::clamp(o_hi - o0, lo, count) : 0;
+    visit(j - j0, count, lo, hi, base + o0 * step + shift, step);
+    j += count;
+  }
+}
+
+// Columns [j0, j1) of the im2col matrix of `channels` image channels: row (c, k) holds image channel c read
+// at kernel offset k for every grid position, zero where it falls into the padding.
+template <typename T>
+void im2col(const ConvGeometry& g, const T* image, int64_t channels, int64_t j0, int64_t j1, T* col,
+            KernelContext& ctx) {
+  const int64_t cols = j1 - j0;
+  ctx.parallel_for(channels * g.kernel_size, [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> kpos(g.kernel.size());
+    for (int64_t r = r0; r < r1; ++r) {
+      g.kernel_position(r % g.kernel_size, kpos.data());
+      const T* src = image + (r / g.kernel_size) * g.image_size;
+      T* dst = col + r * cols;
+      for_each_grid_run(g, kpos.data(), j0, j1, [&](int64_t c, int64_t count, int64_t lo, int64_t hi, int64_t base,
+                                                    int64_t step) {
+        T* out = dst + c;
+        std::fill(out, out + lo, T(0));
+        if (step == 1) std::copy(src + base + lo, src + base + hi, out + lo);
+        else for (int64_t t = lo; t < hi; ++t) out[t] = src[base + t * step];
+        std::fill(out + hi, out + count, T(0));
+      });
+    }
+  }, grain_for(cols));
+}
+
+// Adds columns [j0, j1) of the column matrix (rows (m, k), as im2col lays them out) into image channels.
+// Threads split the channels, so no two write the same element.
+template <typename T>
+void col2im_add(const ConvGeometry& g, const T* col, int64_t channels, int64_t j0, int64_t j1, T* image,
+                KernelContext& ctx) {
+  const int64_t cols = j1 - j0;
+  ctx.parallel_for(channels, [&](int64_t m0, int64_t m1) {
+    std::vector<int64_t> kpos(g.kernel.size());
+    for (int64_t m = m0; m < m1; ++m) {
+      T* dst = image + m * g.image_size;
+      for (int64_t kidx = 0; kidx < g.kernel_size; ++kidx) {
+        g.kernel_position(kidx, kpos.data());
+        const T* src = col + (m * g.kernel_size + kidx) * cols;
+        for_each_grid_run(g, kpos.data(), j0, j1, [&](int64_t c, int64_t, int64_t lo, int64_t hi, int64_t base,
+                                                      int64_t step) {
+          for (int64_t t = lo; t < hi; ++t) dst[base + t * step] += src[c + t];
+        });
+      }
+    }
+  }, grain_for(cols * g.kernel_size));
+}
+
+// Depthwise conv (one input channel per group): each output plane is a weighted sum of shifted input planes.
+// The grid walk gives the valid range of every line, so the inner loop is branch-free.
+template <typename T>
+void depthwise_conv(const ConvGeometry& g, const T* x, const T* w, T* y, int64_t batch, int64_t channels,
+                    int64_t out_channels, KernelContext& ctx) {
+  const int64_t multiplier = out_channels / channels;
+  ctx.parallel_for(batch * out_channels, [&](int64_t p0, int64_t p1) {
+    std::vector<int64_t> kpos(g.kernel.size());
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n = p / out_channels, oc = p % out_channels;
+      const T* src = x + (n * channels + oc / multiplier) * g.image_size;
+      T* dst = y + p * g.grid_size;
+      for (int64_t kidx = 0; kidx < g.kernel_size; ++kidx) {
+        const T weight = w[oc * g.kernel_size + kidx];
+        g.kernel_position(kidx, kpos.data());
+        for_each_grid_run(g, kpos.data(), 0, g.grid_size, [&](int64_t c, int64_t, int64_t lo, int64_t hi,
+                                                               int64_t base, int64_t step) {
+          T* out = dst + c;
+          if (step == 1) for (int64_t t = lo; t < hi; ++t) out[t] += weight * src[base + t];
+          else for (int64_t t = lo; t < hi; ++t) out[t] += weight * src[base + t * step];
+        });
+      }
+    }
+  }, grain_for(g.grid_size * g.kernel_size));
+}
+
+// Fills every output plane with its channel's bias (the GEMMs then accumulate onto it).
+template <typename T>
+void fill_with_bias(T* y, int64_t batch, int64_t channels, int64_t plane, const T* bias) {
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t c = 0; c < channels; ++c) std::fill_n(y + (n * channels + c) * plane, plane, bias[c]);
+}
+
+// Columns per chunk so a `rows`-row column matrix stays under kMaxColumnElements (but never tiny).
+int64_t column_chunk(int64_t rows, int64_t total) {
+  const int64_t fit = std::max<int64_t>(256, kMaxColumnElements / std::max<int64_t>(rows, 1));
+  return std::min(total, fit);
+}
+
+template <typename T>
+Status conv_kernel(KernelContext& ctx) {
+  LB_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(ctx, /*transposed=*/false));
+  const Tensor& x = ctx.in(0);
+  Tensor& y = ctx.out(0);
+  if (y.numel() == 0) return Status::Ok();
+  const T* xd = x.data<T>();
+  const T* wd = ctx.in(1).data<T>();
+  T* yd = y.data<T>();
+  const int64_t batch = x.dim(0), channels = x.dim(1), out_channels = y.dim(1), group = g.attrs.group;
+  const int64_t cin = channels / group, cout = out_channels / group;
+  const bool has_bias = ctx.has_input(2);
+  const bool depthwise = cin == 1 && group > 1;
+  if (has_bias) fill_with_bias(yd, batch, out_channels, g.grid_size, ctx.in(2).data<T>());
+  else if (depthwise) std::fill_n(yd, y.numel(), T(0));  // the GEMM paths overwrite Y (beta = 0)
+  if (depthwise) {
+    depthwise_conv(g, xd, wd, yd, batch, channels, out_channels, ctx);
+    return Status::Ok();
+  }
+  const int64_t rows = cin * g.kernel_size;  // depth of the GEMM
+  const bool pointwise = g.is_pointwise();
+  const int64_t chunk = pointwise ? 0 : column_chunk(rows, g.grid_size);
+  std::unique_ptr<T[]> col(pointwise ? nullptr : new T[rows * chunk]);
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const T* image = xd + (n * channels + gi * cin) * g.image_size;
+      GemmArgs<T> args;
+      args.m = cout;
+      args.k = rows;
+      args.a = wd + gi * cout * rows;
+      args.lda = rows;
+      args.ldc = g.grid_size;
+      args.beta = has_bias ? T(1) : T(0);
+      T* out = yd + (n * out_channels + gi * cout) * g.grid_size;
+      if (pointwise) {
+        args.n = g.grid_size;
+        args.b = image;
+        args.ldb = g.image_size;
+        args.c = out;
+        gemm(args, ctx.pool);
+        continue;
+      }
+      for (int64_t j0 = 0; j0 < g.grid_size; j0 += chunk) {
+        const int64_t j1 = std::min(g.grid_size, j0 + chunk);
+        im2col(g, image, cin, j0, j1, col.get(), ctx);
+        args.n = j1 - j0;
+        args.b = col.get();
+        args.ldb = j1 - j0;
+        args.c = out + j0;
+        gemm(args, ctx.pool);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status conv_transpose_kernel(KernelContext& ctx) {
+  LB_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(ctx, /*transposed=*/true));
+  const Tensor& x = ctx.in(0);
+  Tensor& y = ctx.out(0);
+  if (y.numel() == 0) return Status::Ok();
+  const T* xd = x.data<T>();
+  const T* wd = ctx.in(1).data<T>();
+  T* yd = y.data<T>();
+  const int64_t batch = x.dim(0), channels = x.dim(1), out_channels = y.dim(1), group = g.attrs.group;
+  const int64_t cin = channels / group, cout = out_channels / group;
+  const bool has_bias = ctx.has_input(2);
+  if (has_bias) fill_with_bias(yd, batch, out_channels, g.image_size, ctx.in(2).data<T>());
+  else std::fill_n(yd, y.numel(), T(0));
+  const int64_t rows = cout * g.kernel_size;  // rows of the column matrix: (output channel, kernel offset)
+  const bool pointwise = g.is_pointwise();
+  const int64_t chunk = pointwise ? 0 : column_chunk(rows, g.grid_size);
+  std::unique_ptr<T[]> col(pointwise ? nullptr : new T[rows * chunk]);
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      // W's group slice is cin x (cout * k); the column matrix is its transpose times X's group slice.
+      GemmArgs<T> args;
+      args.k = cin;
+      args.a = wd + gi * cin * rows;
+      args.lda = rows;
+      args.trans_a = true;
+      args.ldb = g.grid_size;
+      const T* input = xd + (n * channels + gi * cin) * g.grid_size;
+      T* out = yd + (n * out_channels + gi * cout) * g.image_size;
+      if (pointwise) {
+        args.m = cout;
+        args.n = g.grid_size;
+        args.b = input;
+        args.c = out;
+        args.ldc = g.image_size;
+        args.beta = has_bias ? T(1) : T(0);
+        gemm(args, ctx.pool);
+        continue;
+      }
+      for (int64_t j0 = 0; j0 < g.grid_size; j0 += chunk) {
+        const int64_t j1 = std::min(g.grid_size, j0 + chunk);
+        args.m = rows;
+        args.n = j1 - j0;
+        args.b = input + j0;
+        args.c = col.get();
+        args.ldc = j1 - j0;
+        gemm(args, ctx.pool);
+        col2im_add(g, col.get(), cout, j0, j1, out, ctx);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+Status gemm_kernel(KernelContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  Tensor& y = ctx.out(0);
+  const bool trans_a = ctx.node.attr_int("transA", 0) != 0, trans_b = ctx.node.attr_int("transB", 0) != 0;
+  const T alpha = T(ctx.node.attr_float("alpha", 1.0f)), beta = T(ctx.node.attr_float("beta", 1.0f));
+  const int64_t m = y.dim(0), n = y.dim(1);
+  T* yd = y.data<T>();
+  GemmArgs<T> args;
+  args.m = m;
+  args.n = n;
+  args.k = trans_a ? a.dim(0) : a.dim(1);
+  args.a = a.data<T>();
+  args.lda = a.dim(1);
+  args.trans_a = trans_a;
+  args.b = b.data<T>();
+  args.ldb = b.dim(1);
+  args.trans_b = trans_b;
+  args.c = yd;
+  args.ldc = n;
+  args.alpha = alpha;
+  args.beta = T(0);
+  if (ctx.has_input(2) && beta != T(0)) {  // Y starts as C broadcast to m x n; the GEMM scales it by beta
+    const Tensor& c = ctx.in(2);
+    const T* cd = c.data<T>();
+    const int64_t c_rows = c.rank() == 2 ? c.dim(0) : 1;
+    const int64_t c_cols = c.rank() >= 1 ? c.dim(c.rank() - 1) : 1;
+    for (int64_t i = 0; i < m; ++i) {
+      const T* row = cd + (c_rows == 1 ? 0 : i) * c_cols;
+      for (int64_t j = 0; j < n; ++j) yd[i * n + j] = row[c_cols == 1 ? 0 : j];
+    }
+    args.beta = beta;
+  }
+  gemm(args, ctx.pool);
+  return Status::Ok();
+}
+
+template <typename T>
+Status matmul_kernel(KernelContext& ctx) {
+  const Tensor& a = ctx.in(0);
+  const Tensor& b = ctx.in(1);
+  Tensor& y = ctx.out(0);
+  const size_t ra = a.rank(), rb = b.rank();
+  GemmArgs<T> args;
+  args.m = ra >= 2 ? a.dim(ra - 2) : 1;
+  args.k = a.dim(ra - 1);
+  args.n = rb >= 2 ? b.dim(rb - 1) : 1;
+  args.lda = args.k;
+  args.ldb = args.n;
+  args.ldc = args.n;
+  if (y.numel() == 0) return Status::Ok();
+  const Shape a_batch(a.shape().begin(), a.shape().end() - std::min<size_t>(ra, 2));
+  const Shape b_batch(b.shape().begin(), b.shape().end() - std::min<size_t>(rb, 2));
+  const Shape out_batch(y.shape().begin(), y.shape().end() - (ra >= 2) - (rb >= 2));
+  const int64_t batches = numel_unchecked(out_batch);
+  const int64_t a_matrix = args.m * args.k, b_matrix = args.k * args.n, y_matrix = args.m * args.n;
+  if (numel_unchecked(b_batch) == 1 && numel_unchecked(a_batch) == batches) {
+    // One B for every A matrix, which are stacked contiguously: a single tall GEMM.
+    args.m *= batches;
+    args.a = a.data<T>();
+    args.b = b.data<T>();
+    args.c = y.data<T>();
+    gemm(args, ctx.pool);
+    return Status::Ok();
+  }
+  const std::vector<int64_t> a_strides = broadcast_strides(a_batch, out_batch);
+  const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
+  auto run_batches = [&](int64_t begin, int64_t end, ThreadPool* pool) {
+    for (int64_t i = begin; i < end; ++i) {
+      int64_t rest = i, a_index = 0, b_index = 0;
+      for (size_t d = out_batch.size(); d-- > 0;) {
+        const int64_t coord = rest % out_batch[d];
+        rest /= out_batch[d];
+        a_index += coord * a_strides[d];
+        b_index += coord * b_strides[d];
+      }
+      GemmArgs<T> one = args;
+      one.a = a.data<T>() + a_index * a_matrix;
+      one.b = b.data<T>() + b_index * b_matrix;
+      one.c = y.data<T>() + i * y_matrix;
+      gemm(one, pool);
+    }
+  };
+  // Small matrices: threads take whole matrices. Large ones: each GEMM uses every thread.
+  if (y_matrix * args.k < (int64_t(1) << 18)) ctx.parallel_for(batches, [&](int64_t b0, int64_t b1) { run_batches(b0, b1, nullptr); });
+  else run_batches(0, batches, ctx.pool);
+  return Status::Ok();
+}
+
+Status unsupported_dtype(const KernelContext& ctx, DType t) {
+  return error(StatusCode::kUnsupported, ctx.node.describe(), ": no reference kernel for ", dtype_name(t));
+}
+
+}  // namespace
+
+Status ref_Conv(KernelContext& ctx) {
+  switch (ctx.in(0).dtype()) {
+    case DType::kFloat32: return conv_kernel<float>(ctx);
+    case DType::kFloat64: return conv_kernel<double>(ctx);
+    default: return unsupported_dtype(ctx, ctx.in(0).dtype());
+  }
+}
+
+Status ref_ConvTranspose(KernelContext& ctx) {
+  switch (ctx.in(0).dtype()) {
+    case DType::kFloat32: return conv_transpose_kernel<float>(ctx);
+    case DType::kFloat64: return conv_transpose_kernel<double>(ctx);
+    default: return unsupported_dtype(ctx, ctx.in(0).dtype());
+  }
+}
+
+Status ref_Gemm(KernelContext& ctx) {
+  switch (ctx.in(0).dtype()) {
+    case DType::kFloat32: return gemm_kernel<float>(ctx);
+    case DType::kFloat64: return gemm_kernel<double>(ctx);
+    default: return unsupported_dtype(ctx, ctx.in(0).dtype());
+  }
+}
+
+Status ref_MatMul(KernelContext& ctx) {
+  switch (ctx.in(0).dtype()) {
+    case DType::kFloat32: return matmul_kernel<float>(ctx);
+    case DType::kFloat64: return matmul_kernel<double>(ctx);
+    case DType::kInt32: return matmul_kernel<int32_t>(ctx);
+    case DType::kInt64: return matmul_kernel<int64_t>(ctx);
+    case DType::kUint32: return matmul_kernel<uint32_t>(ctx);
+    case DType::kUint64: return matmul_kernel<uint64_t>(ctx);
+    default: return unsupported_dtype(ctx, ctx.in(0).dtype());
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,183 @@
+// Inference for Conv, ConvTranspose, Gemm and MatMul. Kernels: src/kernels/ref/conv_gemm.cpp.
+#include <algorithm>
+
+#include "ops/broadcast.h"
+#include "ops/conv_params.h"
+#include "ops/op_table.h"
+
+namespace lowbit {
+
+namespace {
+
+// Input i (when present) must have the same element type as input 0.
+Status expect_same_dtype(const InferContext& ctx, size_t i, const char* what) {
+  if (!ctx.has_input(i) || ctx.in(i).dtype == ctx.in(0).dtype) return Status::Ok();
+  return ctx.fail(what, " ('", ctx.node.inputs[i], "') has type ", dtype_name(ctx.in(i).dtype), " but input 0 has ",
+                  dtype_name(ctx.in(0).dtype), "; they must match");
+}
+
+Dim dim_at(const ValueType& t, size_t i) { return t.has_shape && i < t.rank() ? t.dims[i] : Dim(); }
+
+// Output size of one spatial axis whose input size is symbolic or unknown: the symbol carries over only
+// where the axis provably keeps its size (stride 1 with "same" padding), otherwise the size is unknown.
+Dim symbolic_conv_axis(const ConvAttrs& a, size_t i, const Dim& in, bool transposed) {
+  const bool same_pad = a.auto_pad == "SAME_UPPER" || a.auto_pad == "SAME_LOWER";
+  if (transposed) {
+    if (!a.output_shape.empty()) return Dim(a.output_shape[i]);
+    return same_pad && a.strides[i] == 1 ? in : Dim();  // SAME: out = in * stride
+  }
+  if (a.strides[i] != 1) return Dim();
+  if (same_pad) return in;  // SAME: out = ceil(in / stride)
+  if (a.kernel[i] < 0) return Dim();
+  const int64_t extent = a.dilations[i] * (a.kernel[i] - 1) + 1;
+  const bool keeps_size = (a.auto_pad == "NOTSET" && a.pads[i] + a.pads[i + a.spatial] == extent - 1) ||
+                          (a.auto_pad == "VALID" && extent == 1);
+  return keeps_size ? in : Dim();
+}
+
+Status infer_conv_like(InferContext& ctx, bool transposed) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 3));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kFloat32, DType::kFloat64}));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "weight W"));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 2, "bias B"));
+  const ValueType& x = ctx.in(0);
+  const ValueType& w = ctx.in(1);
+  const char* w_layout = transposed ? "C x M/group x k1 x k2 ..." : "M x C/group x k1 x k2 ...";
+  if (x.has_shape && x.rank() < 3) return ctx.fail("input X must have rank >= 3 (N x C x D1 ...), got ", x.to_string());
+  if (w.has_shape && w.rank() < 3) return ctx.fail("weight W must have rank >= 3 (", w_layout, "), got ", w.to_string());
+  if (x.has_shape && w.has_shape && x.rank() != w.rank())
+    return ctx.fail("input X ", x.to_string(), " and weight W ", w.to_string(), " must have the same rank (W is ",
+                    w_layout, ")");
+  const size_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : 0;
+  if (rank == 0) {  // nothing known about ranks: the element type is all we can say
+    ValueType out;
+    out.dtype = x.dtype;
+    ctx.set_output(0, out);
+    return Status::Ok();
+  }
+  const size_t spatial = rank - 2;
+  std::vector<int64_t> weight_spatial;
+  if (w.has_shape)
+    for (size_t i = 2; i < rank; ++i) {
+      if (w.dims[i].known() && w.dims[i].value < 1)
+        return ctx.fail("weight W ", w.to_string(), " has an empty kernel axis ", i);
+      weight_spatial.push_back(w.dims[i].known() ? w.dims[i].value : -1);
+    }
+  auto parsed = parse_conv_attrs(ctx.node, spatial, weight_spatial, transposed);
+  if (!parsed) return ctx.fail(parsed.status().message());
+  const ConvAttrs& a = *parsed;
+
+  // Channels: Conv W is M x C/group x k..., ConvTranspose W is C x M/group x k...
+  const Dim channels = dim_at(x, 1), w0 = dim_at(w, 0), w1 = dim_at(w, 1);
+  Dim out_channels;
+  if (!transposed) {
+    if (w0.known() && w0.value % a.group != 0)
+      return ctx.fail("weight W ", w.to_string(), " has ", w0.value, " output channels, not divisible by group ", a.group);
+    if (channels.known() && w1.known() && channels.value != w1.value * a.group)
+      return ctx.fail("input X ", x.to_string(), " has ", channels.value, " channels but weight W ", w.to_string(),
+                      " expects ", w1.value, " per group x group ", a.group, " = ", w1.value * a.group);
+    out_channels = w0;
+  } else {
+    if (channels.known() && w0.known() && channels.value != w0.value)
+      return ctx.fail("input X ", x.to_string(), " has ", channels.value, " channels but weight W ", w.to_string(),
+                      " has ", w0.value, " (ConvTranspose W is ", w_layout, ")");
+    if (channels.known() && channels.value % a.group != 0)
+      return ctx.fail("input X has ", channels.value, " channels, not divisible by group ", a.group);
+    if (w1.known()) out_channels = Dim(w1.value * a.group);
+  }
+  if (ctx.has_input(2) && ctx.in(2).has_shape) {
+    const ValueType& b = ctx.in(2);
+    if (b.rank() != 1) return ctx.fail("bias B must be 1-D (one value per output channel), got ", b.to_string());
+    if (b.dims[0].known() && out_channels.known() && b.dims[0].value != out_channels.value)
+      return ctx.fail("bias B has ", b.dims[0].value, " values but the output has ", out_channels.value, " channels");
+  }
+
+  std::vector<Dim> out = {dim_at(x, 0), out_channels};
+  for (size_t i = 0; i < spatial; ++i) {
+    const Dim in = dim_at(x, i + 2);
+    if (!in.known() || a.kernel[i] < 0) {
+      out.push_back(symbolic_conv_axis(a, i, in, transposed));
+      continue;
+    }
+    auto axis = transposed ? conv_transpose_axis(a, i, in.value) : conv_axis(a, i, in.value);
+    if (!axis) return ctx.fail(axis.status().message());
+    out.push_back(Dim(axis->out));
+  }
+  ctx.set_output(0, ValueType(x.dtype, out));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status infer_Conv(InferContext& ctx) { return infer_conv_like(ctx, false); }
+Status infer_ConvTranspose(InferContext& ctx) { return infer_conv_like(ctx, true); }
+
+Status infer_Gemm(InferContext& ctx) {
+  // C became optional in opset 11.
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(ctx.opset < 11 ? 3 : 2, 3));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kFloat32, DType::kFloat64}));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "input B"));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 2, "input C"));
+  const ValueType& a = ctx.in(0);
+  const ValueType& b = ctx.in(1);
+  if (a.has_shape && a.rank() != 2) return ctx.fail("input A must be 2-D, got ", a.to_string());
+  if (b.has_shape && b.rank() != 2) return ctx.fail("input B must be 2-D, got ", b.to_string());
+  const int64_t trans_a = ctx.node.attr_int("transA", 0), trans_b = ctx.node.attr_int("transB", 0);
+  if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1))
+    return ctx.fail("attributes transA/transB must be 0 or 1, got ", trans_a, "/", trans_b);
+  const Dim m = dim_at(a, trans_a ? 1 : 0), k_a = dim_at(a, trans_a ? 0 : 1);
+  const Dim k_b = dim_at(b, trans_b ? 1 : 0), n = dim_at(b, trans_b ? 0 : 1);
+  if (k_a.known() && k_b.known() && k_a.value != k_b.value)
+    return ctx.fail("inner dimensions differ: op(A) is ", m.to_string(), "x", k_a.value, " (A ", a.to_string(),
+                    ", transA=", trans_a, ") but op(B) is ", k_b.value, "x", n.to_string(), " (B ", b.to_string(),
+                    ", transB=", trans_b, ")");
+  if (ctx.has_input(2) && ctx.in(2).has_shape) {
+    const ValueType& c = ctx.in(2);
+    if (c.rank() > 2) return ctx.fail("input C must have rank <= 2, got ", c.to_string());
+    const Dim target[2] = {m, n};
+    for (size_t i = 0; i < c.rank(); ++i) {
+      const Dim& d = c.dims[i];
+      const Dim& t = target[2 - c.rank() + i];
+      if (d.known() && d.value != 1 && t.known() && d.value != t.value)
+        return ctx.fail("input C ", c.to_string(), " does not broadcast to the ", m.to_string(), "x", n.to_string(),
+                        " result");
+    }
+  }
+  ctx.set_output(0, ValueType(a.dtype, {m, n}));
+  return Status::Ok();
+}
+
+Status infer_MatMul(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 2));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(
+      0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kUint32, DType::kUint64}));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "input B"));
+  const ValueType& a = ctx.in(0);
+  const ValueType& b = ctx.in(1);
+  if ((a.has_shape && a.rank() == 0) || (b.has_shape && b.rank() == 0))
+    return ctx.fail("inputs must be at least 1-D, got A ", a.to_string(), " and B ", b.to_string());
+  if (!a.has_shape || !b.has_shape) {
+    ValueType out;
+    out.dtype = a.dtype;
+    ctx.set_output(0, out);
+    return Status::Ok();
+  }
+  // numpy: a 1-D A is a row vector, a 1-D B a column vector; the added axis is dropped from the result.
+  const size_t ra = a.rank(), rb = b.rank();
+  const Dim k_a = a.dims[ra - 1], k_b = rb == 1 ? b.dims[0] : b.dims[rb - 2];
+  if (k_a.known() && k_b.known() && k_a.value != k_b.value)
+    return ctx.fail("inner dimensions differ: A ", a.to_string(), " has ", k_a.value, " columns but B ",
+                    b.to_string(), " has ", k_b.value, " rows");
+  std::vector<Dim> batch_a(a.dims.begin(), a.dims.end() - std::min<size_t>(ra, 2));
+  std::vector<Dim> batch_b(b.dims.begin(), b.dims.end() - std::min<size_t>(rb, 2));
+  std::vector<Dim> out;
+  std::string why;
+  if (!broadcast_dims({batch_a, batch_b}, &out, &why))
+    return ctx.fail("batch dimensions of A ", a.to_string(), " and B ", b.to_string(), " do not broadcast: ", why);
+  if (ra >= 2) out.push_back(a.dims[ra - 2]);
+  if (rb >= 2) out.push_back(b.dims[rb - 1]);
+  ctx.set_output(0, ValueType(a.dtype, out));
+  return Status::Ok();
+}
+
+}  // namespace lowbit
