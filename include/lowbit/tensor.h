@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,7 +77,8 @@ class Tensor {
   template <typename T>
   static Tensor from_vector(DType dtype, Shape shape, const std::vector<T>& values) {
     Tensor t(dtype, std::move(shape));
-    std::memcpy(t.raw(), values.data(), std::min(t.nbytes(), values.size() * sizeof(T)));
+    size_t bytes = std::min(t.nbytes(), values.size() * sizeof(T));
+    if (bytes) std::memcpy(t.raw(), values.data(), bytes);
     return t;
   }
 

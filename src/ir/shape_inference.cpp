@@ -4,6 +4,7 @@
 #include <set>
 
 #include "ops/op_table.h"
+#include "ops/shape_ops_util.h"
 
 namespace lowbit {
 
@@ -15,6 +16,15 @@ namespace {
 constexpr int64_t kMaxFoldedElements = 1 << 16;
 
 std::vector<Tensor> fold_small_constant(const Node& node, const InferContext& ctx) {
+  // Shape/Size of a statically shaped value need only its type, not its data.
+  if ((node.op_type == "Shape" || node.op_type == "Size") && ctx.has_input(0) && ctx.in(0).fully_known()) {
+    Tensor t = shape_ops::fold_shape_or_size(node, ctx.opset, ctx.in(0));
+    if (t.defined()) return {t};
+  }
+  // Kernels may assume every output is present: leave nodes with omitted outputs to run time.
+  if (node.outputs.empty()) return {};
+  for (auto& o : node.outputs)
+    if (o.empty()) return {};
   bool all_known = node.op_type == "Constant" || node.num_inputs() > 0;
   for (size_t i = 0; i < ctx.input_types.size() && all_known; ++i)
     if (ctx.input_types[i] && !ctx.input_values[i]) all_known = false;
