@@ -3,6 +3,7 @@
 
 #include "ops/broadcast.h"
 #include "ops/conv_params.h"
+#include "ops/fused_activation.h"
 #include "ops/op_table.h"
 
 namespace lowbit {
@@ -35,8 +36,27 @@ Dim symbolic_conv_axis(const ConvAttrs& a, size_t i, const Dim& in, bool transpo
   return keeps_size ? in : Dim();
 }
 
+// Fusion attributes written by the graph optimizer (src/ops/fused_activation.h): a known activation, and for
+// Conv's residual a 4th input of the output's type and shape.
+Status check_fused(const InferContext& ctx, const ValueType& out, bool residual_allowed) {
+  auto act = parse_fused_activation(ctx.node);
+  if (!act) return ctx.fail(act.status().message());
+  if (!act->residual) return Status::Ok();
+  if (!residual_allowed) return ctx.fail("attribute '", kFusedResidualAttr, "' is only supported on Conv");
+  if (!ctx.has_input(3)) return ctx.fail("attribute '", kFusedResidualAttr, "' needs the residual as input 3");
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 3, "residual R"));
+  const ValueType& r = ctx.in(3);
+  if (r.has_shape && out.has_shape) {
+    bool same = r.rank() == out.rank();
+    for (size_t i = 0; same && i < r.rank(); ++i)
+      same = !(r.dims[i].known() && out.dims[i].known() && r.dims[i].value != out.dims[i].value);
+    if (!same) return ctx.fail("residual R ", r.to_string(), " must have the output's shape ", out.to_string());
+  }
+  return Status::Ok();
+}
+
 Status infer_conv_like(InferContext& ctx, bool transposed) {
-  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 3));
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, !transposed && ctx.node.has_attr(kFusedResidualAttr) ? 4 : 3));
   LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kFloat32, DType::kFloat64}));
   LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "weight W"));
   LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 2, "bias B"));
@@ -104,7 +124,7 @@ Status infer_conv_like(InferContext& ctx, bool transposed) {
     out.push_back(Dim(axis->out));
   }
   ctx.set_output(0, ValueType(x.dtype, out));
-  return Status::Ok();
+  return check_fused(ctx, ValueType(x.dtype, out), !transposed);
 }
 
 }  // namespace
@@ -144,7 +164,7 @@ Status infer_Gemm(InferContext& ctx) {
     }
   }
   ctx.set_output(0, ValueType(a.dtype, {m, n}));
-  return Status::Ok();
+  return check_fused(ctx, ValueType(a.dtype, {m, n}), false);
 }
 
 Status infer_MatMul(InferContext& ctx) {

@@ -11,6 +11,7 @@
 #include "kernels/ref/gemm.h"
 #include "ops/broadcast.h"
 #include "ops/conv_params.h"
+#include "ops/fused_activation.h"
 #include "ops/op_table.h"
 
 namespace lowbit {
@@ -397,6 +398,22 @@ Status matmul_kernel(KernelContext& ctx) {
   return Status::Ok();
 }
 
+// Epilogue of nodes the graph optimizer fused (src/ops/fused_activation.h): residual input 3 added after the
+// bias, then the activation, over the finished output.
+template <typename T>
+Status fused_epilogue(KernelContext& ctx, Status kernel_status) {
+  if (!kernel_status.ok() || !has_fused_attrs(ctx.node)) return kernel_status;
+  LB_ASSIGN_OR_RETURN(FusedActivation act, parse_fused_activation(ctx.node));
+  T* yd = ctx.out(0).data<T>();
+  const T* rd = act.residual && ctx.has_input(3) ? ctx.in(3).data<T>() : nullptr;
+  ctx.parallel_for(ctx.out(0).numel(), [&](int64_t b, int64_t e) {
+    if (rd)
+      for (int64_t i = b; i < e; ++i) yd[i] += rd[i];
+    apply_fused_activation(act, yd + b, e - b);
+  }, 1 << 14);
+  return Status::Ok();
+}
+
 Status unsupported_dtype(const KernelContext& ctx, DType t) {
   return error(StatusCode::kUnsupported, ctx.node.describe(), ": no reference kernel for ", dtype_name(t));
 }
@@ -405,24 +422,24 @@ Status unsupported_dtype(const KernelContext& ctx, DType t) {
 
 Status ref_Conv(KernelContext& ctx) {
   switch (ctx.in(0).dtype()) {
-    case DType::kFloat32: return conv_kernel<float>(ctx);
-    case DType::kFloat64: return conv_kernel<double>(ctx);
+    case DType::kFloat32: return fused_epilogue<float>(ctx, conv_kernel<float>(ctx));
+    case DType::kFloat64: return fused_epilogue<double>(ctx, conv_kernel<double>(ctx));
     default: return unsupported_dtype(ctx, ctx.in(0).dtype());
   }
 }
 
 Status ref_ConvTranspose(KernelContext& ctx) {
   switch (ctx.in(0).dtype()) {
-    case DType::kFloat32: return conv_transpose_kernel<float>(ctx);
-    case DType::kFloat64: return conv_transpose_kernel<double>(ctx);
+    case DType::kFloat32: return fused_epilogue<float>(ctx, conv_transpose_kernel<float>(ctx));
+    case DType::kFloat64: return fused_epilogue<double>(ctx, conv_transpose_kernel<double>(ctx));
     default: return unsupported_dtype(ctx, ctx.in(0).dtype());
   }
 }
 
 Status ref_Gemm(KernelContext& ctx) {
   switch (ctx.in(0).dtype()) {
-    case DType::kFloat32: return gemm_kernel<float>(ctx);
-    case DType::kFloat64: return gemm_kernel<double>(ctx);
+    case DType::kFloat32: return fused_epilogue<float>(ctx, gemm_kernel<float>(ctx));
+    case DType::kFloat64: return fused_epilogue<double>(ctx, gemm_kernel<double>(ctx));
     default: return unsupported_dtype(ctx, ctx.in(0).dtype());
   }
 }

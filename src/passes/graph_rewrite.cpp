@@ -1,0 +1,108 @@
+#include "passes/graph_rewrite.h"
+
+#include <algorithm>
+#include <set>
+
+#include "ir/shape_inference.h"
+
+namespace lowbit {
+
+GraphUses::GraphUses(const Graph& g) { rebuild(g); }
+
+void GraphUses::rebuild(const Graph& g) {
+  uses_.clear();
+  outputs_ = std::unordered_set<std::string>(g.outputs.begin(), g.outputs.end());
+  for (size_t n = 0; n < g.nodes.size(); ++n)
+    for (size_t i = 0; i < g.nodes[n].inputs.size(); ++i)
+      if (!g.nodes[n].inputs[i].empty()) uses_[g.nodes[n].inputs[i]].push_back({n, i});
+}
+
+const std::vector<ValueUse>& GraphUses::of(const std::string& value) const {
+  static const std::vector<ValueUse> kNone;
+  auto it = uses_.find(value);
+  return it == uses_.end() ? kNone : it->second;
+}
+
+size_t GraphUses::consumer_count(const std::string& value) const {
+  std::set<size_t> nodes;
+  for (auto& u : of(value)) nodes.insert(u.node);
+  return nodes.size();
+}
+
+bool is_overridable(const Graph& g, const std::string& name) {
+  return std::find(g.overridable_initializers.begin(), g.overridable_initializers.end(), name) !=
+         g.overridable_initializers.end();
+}
+
+const Tensor* constant_value(const Graph& g, const std::string& name) {
+  if (name.empty() || is_overridable(g, name)) return nullptr;
+  return g.constant(name);
+}
+
+std::string unique_value_name(const Graph& g, const std::string& base) {
+  if (!g.find(base)) return base;
+  for (int i = 1;; ++i) {
+    std::string name = base + "_" + std::to_string(i);
+    if (!g.find(name)) return name;
+  }
+}
+
+std::string add_constant(Graph& g, const std::string& base, Tensor t) {
+  std::string name = unique_value_name(g, base);
+  ValueInfo& v = g.values[name];
+  v.name = name;
+  v.type = ValueType::of(t);
+  v.constant = std::move(t);
+  v.initializer = true;  // exported as an initializer like any weight
+  v.producer = -1;
+  return name;
+}
+
+void replace_uses(Graph& g, const std::string& from, const std::string& to) {
+  for (auto& node : g.nodes)
+    for (auto& in : node.inputs)
+      if (in == from) in = to;
+}
+
+bool same_shape(const ValueType& a, const ValueType& b) {
+  if (!a.has_shape || !b.has_shape || a.rank() != b.rank()) return false;
+  for (size_t i = 0; i < a.rank(); ++i) {
+    const Dim &x = a.dims[i], &y = b.dims[i];
+    if (x.known() && y.known() && x.value == y.value) continue;
+    if (!x.known() && !y.known() && !x.param.empty() && x.param == y.param) continue;
+    return false;
+  }
+  return true;
+}
+
+Status commit_rewrite(Graph& g, const std::vector<bool>& removed, const std::string& pass) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (i >= removed.size() || !removed[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+
+  std::unordered_set<std::string> referenced(g.inputs.begin(), g.inputs.end());
+  referenced.insert(g.outputs.begin(), g.outputs.end());
+  referenced.insert(g.overridable_initializers.begin(), g.overridable_initializers.end());
+  for (auto& node : g.nodes) {
+    referenced.insert(node.inputs.begin(), node.inputs.end());
+    referenced.insert(node.outputs.begin(), node.outputs.end());
+  }
+  for (auto it = g.values.begin(); it != g.values.end();)
+    it = referenced.count(it->first) ? std::next(it) : g.values.erase(it);
+  // A value whose producer went away keeps its constant (folded) or must have become an input.
+  std::unordered_set<std::string> produced;
+  for (auto& node : g.nodes) produced.insert(node.outputs.begin(), node.outputs.end());
+  for (auto& [name, v] : g.values)
+    if (!produced.count(name) && v.producer >= 0 && v.constant) v.initializer = true;
+
+  Status sorted = topological_sort(g);
+  if (!sorted.ok()) return sorted.with_context("after pass " + pass);
+  std::vector<GraphIssue> issues = validate_and_infer(g);
+  g.index_producers();
+  if (!issues.empty()) return issues_to_status(issues, "the graph after pass " + pass);
+  return Status::Ok();
+}
+
+}  // namespace lowbit
