@@ -90,6 +90,24 @@ Status Session::check_inputs(const std::map<std::string, Tensor>& inputs) const 
 Expected<std::map<std::string, Tensor>> Session::run(const std::map<std::string, Tensor>& inputs,
                                                      const NodeObserver& observer) {
   LB_RETURN_IF_ERROR(check_inputs(inputs));
+  if (options_.backend == Backend::kRef) return run_ref(inputs, observer);
+  std::vector<Shape> signature;
+  for (auto& name : graph_.inputs) signature.push_back(inputs.at(name).shape());
+  for (auto& name : graph_.overridable_initializers)
+    if (auto it = inputs.find(name); it != inputs.end()) signature.push_back(it->second.shape());
+  auto it = plans_.find(signature);
+  if (it == plans_.end()) {
+    if (plans_.size() >= 8) plans_.clear();  // many distinct shapes: do not hoard primitives and buffers
+    PlanOptions po{options_.max_tensor_bytes, pool_.get(), options_.threads, true};
+    it = plans_.emplace(signature, std::make_unique<Plan>(graph_, po)).first;
+  }
+  auto result = it->second->run(inputs, observer);
+  last_onednn_nodes_ = it->second->onednn_node_count();
+  return result;
+}
+
+Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::string, Tensor>& inputs,
+                                                         const NodeObserver& observer) {
   std::unordered_map<std::string, Tensor> env;
   for (auto& [name, v] : graph_.values)
     if (v.constant) env[name] = *v.constant;
@@ -140,7 +158,7 @@ Expected<std::map<std::string, Tensor>> Session::run(const std::map<std::string,
       if (!(v && v->constant)) env.erase(dead);
     }
     if (observer)
-      observer(node, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      observer(node, "ref", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::map<std::string, Tensor> result;
   for (auto& name : graph_.outputs) {

@@ -1,4 +1,4 @@
-// Session: runs an imported Graph on the CPU with the reference kernels.
+// Session: runs an imported Graph on the CPU: oneDNN kernels where one exists, reference kernels elsewhere.
 //
 //   LB_ASSIGN_OR_RETURN(Graph g, import_onnx_file("model.onnx"));
 //   LB_ASSIGN_OR_RETURN(auto session, Session::create(std::move(g), {.threads = 2}));
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "runtime/plan.h"
 #include "runtime/thread_pool.h"
 
 namespace lowbit {
@@ -22,10 +23,12 @@ namespace lowbit {
 struct SessionOptions {
   int threads = 0;                                  // <= 0: all cores
   int64_t max_tensor_bytes = kDefaultMaxTensorBytes; // cap on any single intermediate tensor
+  Backend backend = Backend::kAuto;                 // kRef: reference kernels only (the oracle)
 };
 
-// Per-node timing hook (for bench --profile): called after each node with its wall time.
-using NodeObserver = std::function<void(const Node&, double milliseconds)>;
+// Per-node timing hook (for bench --profile): called after each node with the backend that ran it
+// ("onednn" or "ref") and its wall time.
+using NodeObserver = std::function<void(const Node&, const char* backend, double milliseconds)>;
 
 class Session {
  public:
@@ -39,6 +42,9 @@ class Session {
   // Input validation alone (used by run, and by the CLI before a long benchmark).
   Status check_inputs(const std::map<std::string, Tensor>& inputs) const;
   int num_threads() const { return pool_->num_threads(); }
+  Backend backend() const { return options_.backend; }
+  // Nodes that ran on oneDNN kernels in the last run (0 with the reference backend).
+  int last_run_onednn_nodes() const { return last_onednn_nodes_; }
 
  private:
   Session(Graph g, SessionOptions o);
@@ -46,6 +52,12 @@ class Session {
   SessionOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<std::vector<std::string>> release_after_;  // values whose last use is node i
+  // Compiled plans (oneDNN backends) per input-shape signature: a new shape plans again, a seen one reuses
+  // its primitives and packed weights.
+  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  int last_onednn_nodes_ = 0;
+  Expected<std::map<std::string, Tensor>> run_ref(const std::map<std::string, Tensor>& inputs,
+                                                  const NodeObserver& observer);
 };
 
 }  // namespace lowbit

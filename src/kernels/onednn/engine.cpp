@@ -1,0 +1,100 @@
+// The shared CPU engine, thread control and desc helpers; create_kernel dispatch.
+#include <dlfcn.h>
+
+#include <thread>
+
+#include "kernels/onednn/onednn_kernel.h"
+
+namespace lowbit::onednn {
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+void set_num_threads(int threads) {
+  // The Debian oneDNN runs on OpenMP (libgomp, loaded with libdnnl): look omp_set_num_threads up at run
+  // time instead of linking OpenMP into every target.
+  using SetFn = void (*)(int);
+  static const SetFn set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (set) set(threads);
+}
+
+memory::desc plain_desc(const Shape& shape, memory::data_type dt) {
+  memory::dims dims(shape.begin(), shape.end());
+  if (dims.empty()) dims = {1};
+  if (dims.size() > DNNL_MAX_NDIMS) return memory::desc();
+  memory::dims strides(dims.size(), 1);
+  for (size_t i = dims.size() - 1; i > 0; --i) strides[i - 1] = strides[i] * std::max<memory::dim>(dims[i], 1);
+  return memory::desc(dims, dt, strides);
+}
+
+bool is_plain(const memory::desc& desc) {
+  if (desc.data.ndims == 0) return false;
+  return desc == plain_desc(desc_shape(desc), desc.data_type());
+}
+
+Shape desc_shape(const memory::desc& desc) {
+  memory::dims d = desc.dims();
+  return Shape(d.begin(), d.end());
+}
+
+bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
+                      std::vector<EltwiseStep>* steps) {
+  using A = dnnl::algorithm;
+  steps->clear();
+  if (op == "Relu")
+    steps->push_back({A::eltwise_relu, 0.f, 0.f});
+  else if (op == "LeakyRelu")
+    steps->push_back({A::eltwise_relu, has_alpha ? alpha : 0.01f, 0.f});
+  else if (op == "Sigmoid")
+    steps->push_back({A::eltwise_logistic, 0.f, 0.f});
+  else if (op == "Tanh")
+    steps->push_back({A::eltwise_tanh, 0.f, 0.f});
+  else if (op == "Elu")
+    steps->push_back({A::eltwise_elu, has_alpha ? alpha : 1.f, 0.f});
+  else if (op == "Clip") {
+    // Clip bounds: alpha = min, beta = max (absent: unbounded on that side).
+    const float lo = has_alpha ? alpha : -std::numeric_limits<float>::max();
+    const float hi = has_beta ? beta : std::numeric_limits<float>::max();
+    if (lo > hi) return false;  // ONNX gives max everywhere then; leave that corner to the reference
+    steps->push_back({A::eltwise_clip, lo, hi});
+  } else if (op == "HardSigmoid") {
+    steps->push_back({A::eltwise_linear, has_alpha ? alpha : 0.2f, has_beta ? beta : 0.5f});
+    steps->push_back({A::eltwise_clip, 0.f, 1.f});
+  } else if (op == "HardSwish") {
+    // oneDNN 2.6's hardswish is fixed at x * clip(x / 6 + 0.5, 0, 1) (ONNX's); other slopes stay on the reference.
+    if ((has_alpha && alpha != 1.0f / 6) || (has_beta && beta != 0.5f)) return false;
+    steps->push_back({A::eltwise_hardswish, 0.f, 0.f});
+  } else if (op == "Swish") {
+    steps->push_back({A::eltwise_swish, 1.f, 0.f});  // x * sigmoid(1 * x)
+  } else
+    return false;
+  return true;
+}
+
+std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                      const std::vector<Shape>& output_shapes) {
+  if (!node.domain.empty()) return nullptr;
+  for (auto& in : inputs)
+    if (in.desc.data.ndims != 0 && in.desc.data_type() != memory::data_type::f32) return nullptr;
+  for (auto& s : output_shapes)
+    for (int64_t d : s)
+      if (d <= 0) return nullptr;  // empty tensors: nothing to gain, leave them to the reference
+  try {
+    const std::string& op = node.op_type;
+    if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);
+    if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
+      return create_pool_kernel(node, opset, inputs, output_shapes);
+    if (op == "Add" || op == "Mul" || op == "Sub" || op == "Div" || op == "Max" || op == "Min")
+      return create_binary_kernel(node, opset, inputs, output_shapes);
+    if (op == "Softmax") return create_softmax_kernel(node, opset, inputs, output_shapes);
+    if (op == "Gemm") return create_gemm_kernel(node, opset, inputs, output_shapes);
+    return create_eltwise_kernel(node, opset, inputs, output_shapes);
+  } catch (const dnnl::error&) {
+    return nullptr;  // oneDNN has no implementation for this combination
+  }
+}
+
+}  // namespace lowbit::onednn

@@ -1,0 +1,83 @@
+// oneDNN kernels: one object per node and concrete input layout, built once by the runtime plan
+// (src/runtime/plan.cpp) and executed many times.
+//
+//   std::vector<onednn::KernelInput> ins = {{x_desc, nullptr}, {w_desc, &weights}, {b_desc, &bias}};
+//   std::unique_ptr<onednn::Kernel> k = onednn::create_kernel(node, opset, ins, {output_shape});
+//   if (!k) { /* no oneDNN kernel for this node: run the reference kernel */ }
+//   k->execute(stream, {x_memory, {}, {}}, {y_memory});   // y_memory has k->output_descs[0]
+//
+// Activations may arrive and leave in oneDNN's blocked layouts (nChw16c...): the kernel records the
+// layout of each input it was built for (input_descs) and the layout it writes (output_descs); the plan
+// passes blocked memory between consecutive oneDNN kernels and reorders to plain row-major only where
+// a reference kernel or a graph output needs it. Weights are constants, reordered once at build time.
+#pragma once
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
+
+#include "ir/graph.h"
+#include "lowbit/status.h"
+
+namespace lowbit::onednn {
+
+using dnnl::memory;
+
+// The CPU engine (process-wide; oneDNN engines are thread-safe and cheap to share).
+const dnnl::engine& cpu_engine();
+// Threads oneDNN's OpenMP runtime uses for primitives launched from the calling thread (<= 0: all cores).
+void set_num_threads(int threads);
+
+// Row-major (plain) float32 desc of `shape`; rank 0 is treated as {1}. Fails for rank > 12.
+memory::desc plain_desc(const Shape& shape, memory::data_type dt = memory::data_type::f32);
+// True when `desc` is the row-major layout of its own dims (no padding, no blocking).
+bool is_plain(const memory::desc& desc);
+// The dims of a desc as a lowbit Shape.
+Shape desc_shape(const memory::desc& desc);
+
+struct KernelInput {
+  memory::desc desc;                 // layout the input arrives in (zero desc: omitted input)
+  const Tensor* constant = nullptr;  // the value when it is a model constant (weights, bias, clip bounds)
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // Runs the node. inputs[i] is the memory of node input i (ignored for constants the kernel keeps);
+  // outputs[i] must have output_descs[i]. Throws dnnl::error on a oneDNN failure (the plan catches it).
+  virtual void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) = 0;
+
+  std::vector<memory::desc> input_descs;   // per node input: the layout built for (zero desc for constants)
+  std::vector<memory::desc> output_descs;  // per node output
+};
+
+// The oneDNN kernel for `node` given its inputs' layouts and the output shapes inference computed, or
+// nullptr when oneDNN has none for this op, dtype, attribute combination or layout (the plan falls back to
+// the reference kernel). Never throws.
+std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                      const std::vector<Shape>& output_shapes);
+
+// Per-family factories used by create_kernel (each returns nullptr when it does not apply; may throw dnnl::error).
+std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                           const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_pool_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                           const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_eltwise_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                              const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_binary_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                             const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_softmax_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                              const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_gemm_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                           const std::vector<Shape>& output_shapes);
+
+// An eltwise step (algorithm + alpha/beta) for an ONNX activation, used both by the standalone eltwise
+// kernel and as a post-op of Conv. HardSigmoid needs two steps (linear, then clip to [0, 1]).
+struct EltwiseStep {
+  dnnl::algorithm algorithm;
+  float alpha = 0, beta = 0;
+};
+// Steps for activation `op` ("Relu", "LeakyRelu", "Clip", ...) with the given attributes; false if unsupported.
+bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
+                      std::vector<EltwiseStep>* steps);
+
+}  // namespace lowbit::onednn

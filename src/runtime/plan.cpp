@@ -1,0 +1,328 @@
+// Plan execution: per-node kernel choice (oneDNN or reference), layout tracking between oneDNN kernels,
+// and reorders to plain tensors where needed. See plan.h.
+#include "runtime/plan.h"
+
+#include <chrono>
+#include <unordered_map>
+
+#include "kernels/onednn/onednn_kernel.h"
+#include "ops/op_table.h"
+
+namespace lowbit {
+
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::kRef:
+      return "ref";
+    case Backend::kOneDnn:
+      return "onednn";
+    case Backend::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+bool parse_backend(const std::string& name, Backend* out) {
+  if (name == "ref")
+    *out = Backend::kRef;
+  else if (name == "onednn")
+    *out = Backend::kOneDnn;
+  else if (name == "auto")
+    *out = Backend::kAuto;
+  else
+    return false;
+  return true;
+}
+
+namespace {
+
+using dnnl::memory;
+
+// A runtime value: a plain tensor, a oneDNN memory (possibly blocked), or both (the plain one made on demand).
+struct Value {
+  Tensor tensor;  // plain row-major; undefined until needed when the producer was a oneDNN kernel
+  memory mem;     // the oneDNN view: wraps `tensor`, or a plan-owned (blocked) buffer
+};
+
+// One node's compiled state.
+struct Step {
+  const OpSpec* op = nullptr;
+  bool candidate = false;  // an op with a oneDNN kernel family, all float32
+  std::unique_ptr<onednn::Kernel> kernel;
+  bool plain_inputs = false;            // kernel was built for plain copies of blocked inputs
+  std::vector<memory::desc> tried_for;  // input layouts the last build attempt saw
+  bool tried = false;
+  std::vector<memory> outputs;  // persistent output buffers, one per output
+};
+
+bool is_onednn_candidate(const Node& node) {
+  static const std::set<std::string> ops = {
+      "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add",  "Mul",       "Sub",
+      "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
+      "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish"};
+  return node.domain.empty() && ops.count(node.op_type);
+}
+
+}  // namespace
+
+struct Plan::Impl {
+  const Graph& graph;
+  PlanOptions options;
+  dnnl::stream stream{onednn::cpu_engine()};
+  std::vector<Step> steps;
+  std::vector<std::vector<std::string>> release_after;
+  std::set<std::string> overridable;
+  int onednn_nodes = 0;
+
+  Impl(const Graph& g, PlanOptions o) : graph(g), options(o) {}
+
+  // A model constant the kernels may bake in (overridable initializers can change per run: not those).
+  const Tensor* baked_constant(const std::string& name) const {
+    if (name.empty() || overridable.count(name)) return nullptr;
+    return graph.constant(name);
+  }
+
+  static memory::desc desc_of(const Value& v) {
+    return v.mem ? v.mem.get_desc() : onednn::plain_desc(v.tensor.shape());
+  }
+
+  // The plain tensor of a value, reordering a blocked oneDNN buffer into a fresh tensor on first use.
+  Expected<Tensor*> plain(Value& v) {
+    if (v.tensor.defined()) return &v.tensor;
+    memory::desc src = v.mem.get_desc();
+    LB_ASSIGN_OR_RETURN(Tensor t, Tensor::create(DType::kFloat32, onednn::desc_shape(src), options.max_tensor_bytes));
+    memory dst(onednn::plain_desc(t.shape()), onednn::cpu_engine(), t.raw());
+    dnnl::reorder(v.mem, dst).execute(stream, v.mem, dst);
+    stream.wait();
+    v.tensor = std::move(t);
+    if (onednn::is_plain(src)) v.mem = dst;  // later oneDNN consumers may as well read the copy
+    return &v.tensor;
+  }
+
+  memory& as_memory(Value& v) {
+    if (!v.mem) v.mem = memory(onednn::plain_desc(v.tensor.shape()), onednn::cpu_engine(), v.tensor.raw());
+    return v.mem;
+  }
+
+  // Tries to build the oneDNN kernel of node `ni` for the given input values' layouts.
+  Status build(size_t ni, std::vector<Value*>& ins) {
+    const Node& node = graph.nodes[ni];
+    Step& step = steps[ni];
+    step.kernel.reset();
+    step.outputs.clear();
+    step.plain_inputs = false;
+    // Output shapes from the op's own inference, on concrete input types (once per layout).
+    std::vector<ValueType> in_types(ins.size());
+    InferContext ictx{node, graph.opset, {}, {}, {}, options.max_tensor_bytes};
+    for (size_t i = 0; i < ins.size(); ++i) {
+      const Tensor* constant = baked_constant(node.inputs[i]);
+      if (ins[i]) {
+        Shape s = ins[i]->tensor.defined() ? ins[i]->tensor.shape() : onednn::desc_shape(ins[i]->mem.get_desc());
+        in_types[i] = ValueType(ins[i]->tensor.defined() ? ins[i]->tensor.dtype() : DType::kFloat32,
+                                std::vector<Dim>(s.begin(), s.end()));
+        if (in_types[i].dtype != DType::kFloat32) return Status::Ok();
+      }
+      ictx.input_types.push_back(ins[i] ? &in_types[i] : nullptr);
+      ictx.input_values.push_back(constant ? constant
+                                           : (ins[i] && ins[i]->tensor.defined() ? &ins[i]->tensor : nullptr));
+    }
+    ictx.output_types.resize(node.outputs.size());
+    if (!step.op->infer(ictx).ok()) return Status::Ok();  // the reference path reports the error
+    std::vector<Shape> out_shapes;
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      const ValueType& vt = ictx.output_types[i];
+      if (node.outputs[i].empty()) {
+        out_shapes.emplace_back();
+        continue;
+      }
+      if (!vt.fully_known() || vt.dtype != DType::kFloat32) return Status::Ok();
+      out_shapes.push_back(vt.concrete());
+    }
+    auto make = [&](bool plain_only) {
+      std::vector<onednn::KernelInput> kin(ins.size());
+      for (size_t i = 0; i < ins.size(); ++i) {
+        if (!ins[i]) continue;
+        kin[i].constant = baked_constant(node.inputs[i]);
+        memory::desc d = desc_of(*ins[i]);
+        kin[i].desc = plain_only || kin[i].constant ? onednn::plain_desc(onednn::desc_shape(d)) : d;
+      }
+      return onednn::create_kernel(node, graph.opset, kin, out_shapes);
+    };
+    step.kernel = make(false);
+    if (!step.kernel) {
+      bool any_blocked = false;
+      for (auto* v : ins) any_blocked |= v && !onednn::is_plain(desc_of(*v));
+      if (any_blocked) {
+        step.kernel = make(true);
+        step.plain_inputs = step.kernel != nullptr;
+      }
+    }
+    if (step.kernel)
+      for (auto& d : step.kernel->output_descs) step.outputs.emplace_back(d, onednn::cpu_engine());
+    return Status::Ok();
+  }
+
+  Status run_reference(size_t ni, std::vector<Value*>& ins, std::unordered_map<std::string, Value>& env) {
+    const Node& node = graph.nodes[ni];
+    std::vector<ValueType> in_types(ins.size());
+    InferContext ictx{node, graph.opset, {}, {}, {}, options.max_tensor_bytes};
+    KernelContext kctx{node, graph.opset, {}, {}, options.pool};
+    for (size_t i = 0; i < ins.size(); ++i) {
+      const Tensor* t = nullptr;
+      if (ins[i]) {
+        LB_ASSIGN_OR_RETURN(t, plain(*ins[i]));
+        in_types[i] = ValueType::of(*t);
+      }
+      ictx.input_types.push_back(t ? &in_types[i] : nullptr);
+      ictx.input_values.push_back(t);
+      kctx.inputs.push_back(t);
+    }
+    ictx.output_types.resize(node.outputs.size());
+    Status s = step_op(ni)->infer(ictx);
+    if (!s.ok()) return s.with_context("at run time");
+    std::vector<Tensor> outs(node.outputs.size());
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) {
+        kctx.outputs.push_back(nullptr);
+        continue;
+      }
+      const ValueType& vt = ictx.output_types[i];
+      if (!vt.fully_known())
+        return error(StatusCode::kInternal, node.describe(), ": output '", node.outputs[i],
+                     "' has no concrete shape at run time (", vt.to_string(), ")");
+      auto t = Tensor::create(vt.dtype, vt.concrete(), options.max_tensor_bytes);
+      if (!t) return t.status().with_context(str_cat(node.describe(), ": output '", node.outputs[i], "'"));
+      outs[i] = std::move(*t);
+      kctx.outputs.push_back(&outs[i]);
+    }
+    LB_RETURN_IF_ERROR(step_op(ni)->ref(kctx));
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (!node.outputs[i].empty()) env[node.outputs[i]] = Value{std::move(outs[i]), memory()};
+    return Status::Ok();
+  }
+
+  const OpSpec* step_op(size_t ni) const { return steps[ni].op; }
+
+  Status run_onednn(size_t ni, std::vector<Value*>& ins, std::unordered_map<std::string, Value>& env) {
+    const Node& node = graph.nodes[ni];
+    Step& step = steps[ni];
+    std::vector<memory> mems(ins.size());
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (!ins[i] || step.kernel->input_descs[i].data.ndims == 0) continue;  // omitted, or a baked constant
+      if (step.plain_inputs) LB_RETURN_IF_ERROR(plain(*ins[i]).status());
+      mems[i] = as_memory(*ins[i]);
+    }
+    try {
+      step.kernel->execute(stream, mems, step.outputs);
+    } catch (const dnnl::error& e) {
+      return error(StatusCode::kInternal, node.describe(), ": oneDNN failed: ", e.what());
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (!node.outputs[i].empty()) env[node.outputs[i]] = Value{Tensor(), step.outputs[i]};
+    return Status::Ok();
+  }
+
+  // The layouts the node's runtime inputs arrive in now (zero desc for omitted and baked-constant inputs).
+  std::vector<memory::desc> current_descs(size_t ni, std::vector<Value*>& ins) {
+    std::vector<memory::desc> d(ins.size());
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (ins[i] && !baked_constant(graph.nodes[ni].inputs[i])) d[i] = desc_of(*ins[i]);
+    return d;
+  }
+
+  // True when the kernel was built for exactly these input layouts.
+  bool kernel_fits(const Step& step, const std::vector<memory::desc>& now) const {
+    if (!step.kernel) return false;
+    if (step.plain_inputs) return step.tried_for == now;
+    for (size_t i = 0; i < now.size(); ++i)
+      if (step.kernel->input_descs[i].data.ndims != 0 && !(step.kernel->input_descs[i] == now[i])) return false;
+    return true;
+  }
+};
+
+Plan::Plan(const Graph& graph, PlanOptions options) : impl_(std::make_unique<Impl>(graph, options)) {
+  Impl& p = *impl_;
+  p.overridable.insert(graph.overridable_initializers.begin(), graph.overridable_initializers.end());
+  p.steps.resize(graph.nodes.size());
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    p.steps[i].op = find_op(graph.nodes[i].domain, graph.nodes[i].op_type);
+    p.steps[i].candidate = options.use_onednn && is_onednn_candidate(graph.nodes[i]);
+  }
+  std::unordered_map<std::string, size_t> last_use;
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (auto& in : graph.nodes[i].inputs)
+      if (!in.empty()) last_use[in] = i;
+  std::set<std::string> keep(graph.outputs.begin(), graph.outputs.end());
+  p.release_after.resize(graph.nodes.size());
+  for (auto& [name, i] : last_use)
+    if (!keep.count(name) && !graph.constant(name)) p.release_after[i].push_back(name);
+}
+
+Plan::~Plan() = default;
+
+int Plan::onednn_node_count() const { return impl_->onednn_nodes; }
+
+int64_t Plan::onednn_buffer_bytes() const {
+  int64_t total = 0;
+  for (auto& s : impl_->steps)
+    for (auto& m : s.outputs) total += int64_t(m.get_desc().get_size());
+  return total;
+}
+
+Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Tensor>& inputs,
+                                                  const std::function<void(const Node&, const char*, double)>& observer) {
+  Impl& p = *impl_;
+  const Graph& graph = p.graph;
+  onednn::set_num_threads(p.options.threads);
+  std::unordered_map<std::string, Value> env;
+  for (auto& [name, v] : graph.values)
+    if (v.constant) env[name] = Value{*v.constant, memory()};
+  for (auto& [name, t] : inputs) env[name] = Value{t, memory()};
+  p.onednn_nodes = 0;
+
+  std::vector<Value*> ins;
+  for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
+    const Node& node = graph.nodes[ni];
+    Step& step = p.steps[ni];
+    auto start = std::chrono::steady_clock::now();
+    ins.assign(node.inputs.size(), nullptr);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (node.inputs[i].empty()) continue;
+      auto it = env.find(node.inputs[i]);
+      if (it == env.end())
+        return error(StatusCode::kInternal, node.describe(), ": input '", node.inputs[i], "' was not computed");
+      ins[i] = &it->second;
+    }
+    bool on_onednn = false;
+    if (step.candidate) {
+      std::vector<memory::desc> now = p.current_descs(ni, ins);
+      if (!p.kernel_fits(step, now) && !(step.tried && step.tried_for == now)) {
+        LB_RETURN_IF_ERROR(p.build(ni, ins));
+        step.tried = true;
+        step.tried_for = now;
+      }
+      on_onednn = p.kernel_fits(step, now);
+    }
+    if (on_onednn) {
+      LB_RETURN_IF_ERROR(p.run_onednn(ni, ins, env));
+      ++p.onednn_nodes;
+    } else {
+      LB_RETURN_IF_ERROR(p.run_reference(ni, ins, env));
+    }
+    for (auto& dead : p.release_after[ni]) env.erase(dead);
+    if (observer)
+      observer(node, on_onednn ? "onednn" : "ref", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  p.stream.wait();
+  std::map<std::string, Tensor> result;
+  for (auto& name : graph.outputs) {
+    auto it = env.find(name);
+    if (it == env.end()) return error(StatusCode::kInternal, "graph output '", name, "' was not computed");
+    Value& v = it->second;
+    LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(v));  // a fresh copy when a plan-owned buffer holds it
+    result[name] = *t;
+  }
+  return result;
+}
+
+}  // namespace lowbit
