@@ -1,5 +1,7 @@
 #include "tools/cli_common.h"
 
+#include "passes/optimizer.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +38,27 @@ Expected<Graph> load_model(const std::string& path, bool validate) {
   ImportOptions options;
   options.validate = validate;
   return import_onnx_file(path, options);
+}
+
+Status optimize_model(Graph& g, const OptimizeFlags& flags, std::vector<PassReport>* reports) {
+  if (flags.disabled) return Status::Ok();
+  OptimizeOptions options;
+  options.disabled_passes.insert(flags.disabled_passes.begin(), flags.disabled_passes.end());
+  options.keep_nodes.insert(flags.keep_nodes.begin(), flags.keep_nodes.end());
+  for (auto& name : flags.keep_nodes) {
+    bool found = false;
+    for (auto& n : g.nodes) found |= n.name == name;
+    if (!found) return error(StatusCode::kInvalidArgument, "--keep-node '", name, "': the model has no node of that name");
+  }
+  return optimize_graph(g, options, reports).with_context("optimizing the graph");
+}
+
+void add_optimize_flags(CLI::App* cmd, OptimizeFlags* flags) {
+  cmd->add_flag("--no-optimize", flags->disabled, "Run the graph as imported (no folding or fusion)");
+  cmd->add_option("--disable-pass", flags->disabled_passes, "Skip one optimizer pass (repeatable; see inspect --optimized)")
+      ->allow_extra_args(false);
+  cmd->add_option("--keep-node", flags->keep_nodes, "Keep this node as it is: no pass folds, fuses or rewrites it")
+      ->allow_extra_args(false);
 }
 
 Expected<NamedArg> parse_named_arg(const std::string& spec, const char* what) {

@@ -2,6 +2,7 @@
 // model loading, --input/--shape parsing, input .npy loading with dtype checks, and atomic
 // output writing. Each subcommand lives in its own cmd_<name>.cpp.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,6 +12,8 @@
 #include "ir/graph.h"
 #include "lowbit/status.h"
 #include "lowbit/tensor.h"
+#include "passes/pass.h"
+#include "runtime/plan.h"
 
 #ifndef LOWBIT_VERSION
 #define LOWBIT_VERSION "0.1.0"
@@ -31,9 +34,18 @@ inline int usage_error(const std::string& message) { return print_error(message,
 
 // ---- options of each subcommand -------------------------------------------------------------
 
+// Graph optimizer switches shared by run, bench and inspect (DESIGN: per-node switches).
+struct OptimizeFlags {
+  bool disabled = false;                     // --no-optimize
+  std::vector<std::string> disabled_passes;  // --disable-pass NAME
+  std::vector<std::string> keep_nodes;       // --keep-node NAME: no pass rewrites, fuses or folds it
+};
+
 struct InspectOptions {
   std::string model;
   bool json = false;
+  bool optimized = false;  // also run the passes and show the graph after them and what each changed
+  OptimizeFlags optimize;
 };
 
 struct RunOptions {
@@ -41,6 +53,8 @@ struct RunOptions {
   std::vector<std::string> inputs;  // NAME=FILE.npy (or FILE.npy for a one-input model)
   std::string output_dir;
   int threads = 0;
+  Backend backend = Backend::kAuto;
+  OptimizeFlags optimize;
   bool cast = false;
   bool quiet = false;
 };
@@ -53,6 +67,8 @@ struct BenchOptions {
   int iterations = 10;
   double duration_s = 0;
   int threads = 0;
+  Backend backend = Backend::kAuto;
+  OptimizeFlags optimize;
   uint64_t seed = 0;
   bool json = false;
   bool profile = false;
@@ -73,6 +89,10 @@ int run_ops(const OpsOptions& options);
 
 // Imports a model. With validate=false, structural import only (inspect runs validation itself).
 Expected<Graph> load_model(const std::string& path, bool validate);
+// Runs the graph optimizer unless flags.disabled; `reports` (optional) receives what each pass changed.
+Status optimize_model(Graph& g, const OptimizeFlags& flags, std::vector<PassReport>* reports = nullptr);
+// Adds --no-optimize / --disable-pass / --keep-node to a subcommand.
+void add_optimize_flags(CLI::App* cmd, OptimizeFlags* flags);
 
 // "NAME=VALUE" or "VALUE" (no name). A syntax problem (empty name or value) is a usage error.
 struct NamedArg {

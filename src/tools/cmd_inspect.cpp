@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "ir/shape_inference.h"
 #include "ops/op_table.h"
+#include "passes/optimizer.h"
 #include "tools/cli_common.h"
 
 namespace lowbit::cli {
@@ -108,7 +110,7 @@ json values_json(const Graph& g, const std::vector<std::string>& names) {
   return arr;
 }
 
-void print_json(const Graph& g, const std::string& path, const ModelSummary& s) {
+json model_json(const Graph& g, const std::string& path, const ModelSummary& s) {
   json j;
   j["file"] = path;
   j["producer"] = {{"name", g.producer_name}, {"version", g.producer_version}};
@@ -144,7 +146,26 @@ void print_json(const Graph& g, const std::string& path, const ModelSummary& s) 
   for (auto& i : s.issues) issues.push_back({{"code", status_code_name(i.code)}, {"message", i.message}});
   j["issues"] = issues;
   j["runnable"] = s.issues.empty();
-  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return j;
+}
+
+// The graph after the optimizer: per-op counts before -> after and what each pass changed.
+struct OptimizedView {
+  Status status;
+  std::map<std::string, int> before, after;
+  std::vector<PassReport> reports;
+  Graph graph;
+};
+
+OptimizedView optimize_view(const Graph& imported, const OptimizeFlags& flags) {
+  OptimizedView v;
+  v.graph = imported;
+  v.before = op_counts(v.graph);
+  OptimizeFlags on = flags;
+  on.disabled = false;
+  v.status = optimize_model(v.graph, on, &v.reports);
+  v.after = op_counts(v.graph);
+  return v;
 }
 
 void print_text(const Graph& g, const std::string& path, const ModelSummary& s) {
@@ -224,10 +245,36 @@ int run_inspect(const InspectOptions& options) {
   auto graph = load_model(options.model, /*validate=*/false);
   if (!graph) return fail(graph.status());
   ModelSummary summary = summarize(*graph);
-  if (options.json)
-    print_json(*graph, options.model, summary);
-  else
+  std::optional<OptimizedView> opt;
+  if (options.optimized) {
+    if (summary.issues.empty()) opt = optimize_view(*graph, options.optimize);
+    else opt = OptimizedView{error(StatusCode::kUnsupported, "the model has problems (listed above), so it cannot be optimized"), {}, {}, {}, {}};
+  }
+  if (options.json) {
+    json j = model_json(*graph, options.model, summary);
+    if (opt) {
+      json o = json::object();
+      o["ok"] = opt->status.ok();
+      if (!opt->status.ok()) o["error"] = opt->status.message();
+      o["nodes_before"] = graph->nodes.size();
+      o["nodes_after"] = opt->graph.nodes.size();
+      o["op_counts_before"] = opt->before;
+      o["op_counts_after"] = opt->after;
+      json passes = json::array();
+      for (auto& r : opt->reports) passes.push_back({{"pass", r.pass}, {"changes", r.changes}, {"notes", r.notes}});
+      o["passes"] = passes;
+      j["optimized"] = o;
+    }
+    std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  } else {
     print_text(*graph, options.model, summary);
+    if (opt) {
+      std::cout << "\nAfter the graph optimizer (" << graph->nodes.size() << " -> " << opt->graph.nodes.size()
+                << " nodes):\n";
+      if (!opt->status.ok()) std::cout << "  not optimized: " << opt->status.message() << "\n";
+      else std::cout << format_optimize_report(opt->before, opt->after, opt->reports);
+    }
+  }
   std::cout.flush();
   return kExitOk;
 }

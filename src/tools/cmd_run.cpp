@@ -65,8 +65,11 @@ int run_run(const RunOptions& options) {
     inputs[name] = std::move(*t);
   }
 
+  if (Status s = optimize_model(*graph, options.optimize); !s.ok())
+    return fail(s.with_context("'" + options.model + "'"));
   SessionOptions session_options;
   session_options.threads = options.threads;
+  session_options.backend = options.backend;
   auto session = Session::create(std::move(*graph), session_options);
   if (!session) return fail(session.status().with_context("'" + options.model + "'"));
   if (Status s = (*session)->check_inputs(inputs); !s.ok()) return fail(s);

@@ -8,6 +8,10 @@
 // Exit codes: 0 ok, 1 runtime/model error, 2 usage error. Every error is one message on stderr
 // starting with "lowbit: error:"; nothing escapes as an exception or a crash.
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -18,6 +22,20 @@
 namespace {
 
 using namespace lowbit::cli;
+
+constexpr const char* kBackendHelp =
+    "auto (default): oneDNN kernels where one exists, reference kernels elsewhere; onednn: the same; "
+    "ref: reference kernels only (the accuracy oracle)";
+
+// oneDNN runs on OpenMP. libgomp's default wait policy spins between parallel regions, which on a
+// loaded or small machine starves the other threads: each oneDNN primitive then costs a scheduler
+// time slice (resnet50 measured 11x slower than passive on this 2-core machine). libgomp reads the
+// policy only at load time, so set it and re-execute once; OMP_WAIT_POLICY=active restores spinning.
+void ensure_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default policy
+}
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"lowbit " LOWBIT_VERSION
@@ -38,11 +56,18 @@ int run_cli(int argc, char** argv) {
       "inspect", "Show a model's metadata, inputs/outputs, operators, parameters and anything lowbit cannot run");
   cmd_inspect->add_option("model", inspect.model, "ONNX model file")->required();
   cmd_inspect->add_flag("--json", inspect.json, "Print one JSON object instead of text");
+  cmd_inspect->add_flag("--optimized", inspect.optimized,
+                        "Also run the graph optimizer: op counts before -> after and what each pass changed");
+  cmd_inspect->add_option("--disable-pass", inspect.optimize.disabled_passes, "With --optimized: skip this pass")
+      ->allow_extra_args(false);
+  cmd_inspect->add_option("--keep-node", inspect.optimize.keep_nodes, "With --optimized: leave this node as it is")
+      ->allow_extra_args(false);
   cmd_inspect->footer(
       "Exit code 0 whenever the file parses as an ONNX model, even if it uses unsupported operators\n"
       "(they are listed); 1 if it cannot be read or parsed.");
 
   RunOptions run;
+  std::string run_backend = "auto", bench_backend = "auto";
   CLI::App* cmd_run = app.add_subcommand("run", "Run a model on .npy inputs and write one .npy per output");
   cmd_run->add_option("model", run.model, "ONNX model file")->required();
   cmd_run
@@ -51,6 +76,8 @@ int run_cli(int argc, char** argv) {
       ->allow_extra_args(false);  // one value per --input, so `--input x.npy model.onnx` works
   cmd_run->add_option("-o,--output-dir", run.output_dir, "Folder for the outputs (created if missing)")->required();
   cmd_run->add_option("-t,--threads", run.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_optimize_flags(cmd_run, &run.optimize);
+  cmd_run->add_option("-b,--backend", run_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_run->add_flag("--cast", run.cast,
                     "Convert inputs whose .npy dtype differs from the model's (otherwise an error)");
   cmd_run->add_flag("-q,--quiet", run.quiet, "Print nothing on success");
@@ -72,6 +99,8 @@ int run_cli(int argc, char** argv) {
   cmd_bench->add_option("-d,--duration", bench.duration_s, "Keep running for at least this many seconds")
       ->check(CLI::NonNegativeNumber);
   cmd_bench->add_option("-t,--threads", bench.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_optimize_flags(cmd_bench, &bench.optimize);
+  cmd_bench->add_option("-b,--backend", bench_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_bench->add_option("--seed", bench.seed, "Seed of the random inputs");
   cmd_bench->add_flag("--json", bench.json, "Print one JSON object on stdout (progress still goes to stderr)");
   cmd_bench->add_flag("--profile", bench.profile, "Time every node; print a table sorted by total time");
@@ -96,6 +125,8 @@ int run_cli(int argc, char** argv) {
   }
 
   if (cmd_inspect->parsed()) return run_inspect(inspect);
+  lowbit::parse_backend(run_backend, &run.backend);  // values already checked by IsMember
+  lowbit::parse_backend(bench_backend, &bench.backend);
   if (cmd_run->parsed()) return run_run(run);
   if (cmd_bench->parsed()) return run_bench(bench);
   if (cmd_ops->parsed()) return run_ops(ops);
@@ -105,6 +136,7 @@ int run_cli(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ensure_passive_openmp_wait(argv);
   // Activation buffers of large models exceed glibc's dynamic mmap threshold (32 MiB), so each run
   // would mmap fresh pages and pay page faults again (mobilenet_v2 batch 8: 3x slower). Keep big
   // blocks in the heap for reuse across runs. (The planned activation arena makes this moot.)

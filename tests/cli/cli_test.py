@@ -104,6 +104,12 @@ def case_inspect_text():
     assert re.search(r"^  x +float32\[1,1,4,4\]$", out, re.M) and re.search(r"^  y +float32\[1,2,4,4\]$", out, re.M), out
     r = expect_ok("inspect", model("relu.onnx"))
     assert "float32[batch,3]" in r.stdout, r.stdout
+    # --optimized: what the passes did, in text and JSON.
+    r = expect_ok("inspect", model("conv.onnx"), "--optimized")
+    assert "After the graph optimizer (2 -> 1 nodes)" in r.stdout and "fuse_conv_activation" in r.stdout, r.stdout
+    j = json.loads(expect_ok("inspect", model("conv.onnx"), "--optimized", "--json").stdout)
+    assert j["optimized"]["ok"] and j["optimized"]["nodes_after"] == 1, j["optimized"]
+    assert any(p["pass"] == "fuse_conv_activation" and p["changes"] == 1 for p in j["optimized"]["passes"]), j
 
 
 def case_inspect_json():
@@ -230,11 +236,20 @@ def case_bench_json():
     for key in ("throughput_per_s", "iterations", "batch", "threads", "load_ms"):
         assert key in j, (key, j)
     assert j["iterations"] == 5 and j["batch"] == 2 and j["threads"] == 1, j
-    # --profile: one row per node, backend ref.
-    j = json.loads(expect_ok("bench", model("conv.onnx"), "-n", "3", "--json", "--profile").stdout)
-    assert [row["op_type"] for row in j["profile"]] and {r["backend"] for r in j["profile"]} == {"ref"}, j["profile"]
+    # --profile: one row per node with the backend that ran it. Unoptimized on the reference backend:
+    # both nodes, ref. Default (optimizer + auto backend): Relu fused into the Conv, which runs on oneDNN.
+    j = json.loads(expect_ok("bench", model("conv.onnx"), "-n", "3", "--json", "--profile", "--no-optimize",
+                             "--backend", "ref").stdout)
+    assert {r["backend"] for r in j["profile"]} == {"ref"}, j["profile"]
     assert sorted(row["node"] for row in j["profile"]) == ["conv0", "relu0"], j["profile"]
     assert all(row["calls"] == 3 for row in j["profile"]), j["profile"]
+    j = json.loads(expect_ok("bench", model("conv.onnx"), "-n", "3", "--json", "--profile").stdout)
+    assert [(r["node"], r["backend"]) for r in j["profile"]] == [("conv0", "onednn")], j["profile"]
+    assert j["backend"] == "auto" and j["onednn_nodes"] == 1, j
+    expect_error("bench", model("conv.onnx"), "--keep-node", "nope", mentions=("'nope'",))
+    expect_error("bench", model("conv.onnx"), "--disable-pass", "nope", mentions=("nope",))
+    j = json.loads(expect_ok("bench", model("conv.onnx"), "-n", "2", "--json", "--profile", "--keep-node", "relu0").stdout)
+    assert sorted(row["node"] for row in j["profile"]) == ["conv0", "relu0"], j["profile"]
     # Symbolic dims need --shape.
     expect_error("bench", model("relu.onnx"), "-n", "2", mentions=("batch", "--shape"))
     j = json.loads(expect_ok("bench", model("relu.onnx"), "--shape", "x=4x3", "-n", "2", "--json").stdout)
@@ -247,7 +262,7 @@ def case_bench_json():
 
 
 def case_bench_text():
-    r = expect_ok("bench", model("conv.onnx"), "--iterations", "3", "--profile")
+    r = expect_ok("bench", model("conv.onnx"), "--iterations", "3", "--profile", "--backend", "ref")
     for needle in ("Load time:", "Throughput:", "p99", "stddev", "conv0", "Conv", "ref"):
         assert needle in r.stdout, f"{needle!r} missing in:\n{r.stdout}"
     r = expect_ok("bench", model("add.onnx"), "--duration", "0.2", "-n", "1", "--json", "--quiet")
