@@ -64,7 +64,10 @@ constexpr double kModelTolerance = 1e-4;
 void check_model(const std::string& model, const std::vector<int>& batches, Shape random_shape = {}) {
   const std::string dir = find_test_models();
   const std::string path = dir + "/" + model + ".onnx";
-  if (dir.empty() || !std::filesystem::exists(path)) GTEST_SKIP() << "no " << model << ".onnx (run the models tests)";
+  if (dir.empty() || !std::filesystem::exists(path)) {
+    if (std::getenv("LOWBIT_REQUIRE_TEST_MODELS")) FAIL() << "missing " << path;
+    GTEST_SKIP() << "no " << model << ".onnx (run the models tests)";
+  }
   auto imported = import_onnx_file(path);
   ASSERT_TRUE(imported.ok()) << imported.status().message();
   Graph before = std::move(*imported), after = before;
