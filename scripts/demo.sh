@@ -90,9 +90,22 @@ if boxes:
         pass
 PYEOF
 
-step "lowbit bench $MODEL --shape x=1x3x640x640 --warmup 1 --iterations 5"
-"$LOWBIT" bench "$MODEL" --shape x=1x3x640x640 --warmup 1 --iterations 5
+step "what the graph optimizer does to it: lowbit inspect --optimized (summary)"
+"$LOWBIT" inspect "$MODEL" --optimized | sed -n '/After the graph optimizer/,/^passes:/p' | grep -v '^passes:'
+
+step "speed: reference kernels vs the optimized graph on oneDNN (same machine, same run of this script)"
+"$LOWBIT" bench "$MODEL" --shape x=1x3x640x640 --warmup 1 --iterations 3 --backend ref --no-optimize --json --quiet \
+  > "$WORK/bench_ref.json"
+"$LOWBIT" bench "$MODEL" --shape x=1x3x640x640 --warmup 2 --iterations 10
+"$LOWBIT" bench "$MODEL" --shape x=1x3x640x640 --warmup 2 --iterations 10 --json --quiet > "$WORK/bench_fast.json"
+"$PY" - "$WORK" <<'PYEOF'
+import json, sys
+work = sys.argv[1]
+ref = json.load(open(f"{work}/bench_ref.json"))["latency_ms"]["median"]
+fast = json.load(open(f"{work}/bench_fast.json"))["latency_ms"]["median"]
+print(f"median latency: reference engine {ref:.1f} ms, optimized + oneDNN {fast:.1f} ms ({ref / fast:.1f}x faster)")
+PYEOF
 
 step "done"
-echo "This was lowbit's reference CPU engine (plain C++ kernels, the accuracy oracle)."
-echo "Fast oneDNN kernels and INT8 quantization come next; this demo will then quantize and compare."
+echo "Next: INT8 calibration and quantization; this demo will then quantize the detector and compare it with FP32."
+echo "Side-by-side numbers against ONNX Runtime: bench/run_all.sh (see bench/README.md)."
