@@ -3,6 +3,7 @@
 #include "runtime/plan.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "kernels/onednn/onednn_kernel.h"
@@ -41,7 +42,43 @@ using dnnl::memory;
 // A runtime value: a plain tensor, a oneDNN memory (possibly blocked), or both (the plain one made on demand).
 struct Value {
   Tensor tensor;  // plain row-major; undefined until needed when the producer was a oneDNN kernel
-  memory mem;     // the oneDNN view: wraps `tensor`, or a plan-owned (blocked) buffer
+  memory mem;     // the oneDNN view: wraps `tensor`, or a pooled plan buffer
+  void* pooled = nullptr;   // the pool buffer `mem` was written into (returned when the value dies)
+  int64_t plain_bytes = 0;  // bytes of `tensor` when the plan allocated it (reference output or reorder copy)
+};
+
+// oneDNN output buffers, recycled by liveness: a buffer goes back to the pool when its value's last consumer
+// has run, and the next oneDNN output of at most its size reuses it (best fit). The same graph and shapes
+// request the same sizes in the same order every run, so after the first run nothing is allocated.
+class BufferPool {
+ public:
+  BufferPool() = default;
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  ~BufferPool() {
+    for (auto& [ptr, size] : sizes_) std::free(ptr);
+  }
+  void* acquire(size_t bytes) {
+    auto it = free_.lower_bound(bytes);
+    if (it != free_.end()) {
+      void* p = it->second;
+      free_.erase(it);
+      return p;
+    }
+    const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;  // oneDNN likes 64-byte alignment
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) throw std::bad_alloc();
+    sizes_[p] = rounded;
+    held_ += int64_t(rounded);
+    return p;
+  }
+  void release(void* p) { free_.emplace(sizes_.at(p), p); }
+  int64_t held_bytes() const { return held_; }
+
+ private:
+  std::multimap<size_t, void*> free_;
+  std::unordered_map<void*, size_t> sizes_;
+  int64_t held_ = 0;
 };
 
 // One node's compiled state.
@@ -52,14 +89,14 @@ struct Step {
   bool plain_inputs = false;            // kernel was built for plain copies of blocked inputs
   std::vector<memory::desc> tried_for;  // input layouts the last build attempt saw
   bool tried = false;
-  std::vector<memory> outputs;  // persistent output buffers, one per output
 };
 
 bool is_onednn_candidate(const Node& node) {
   static const std::set<std::string> ops = {
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add",  "Mul",       "Sub",
       "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
-      "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish"};
+      "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish", "MatMul",
+      "ConvTranspose", "Resize", "Upsample", "Concat"};
   return node.domain.empty() && ops.count(node.op_type);
 }
 
@@ -73,6 +110,8 @@ struct Plan::Impl {
   std::vector<std::vector<std::string>> release_after;
   std::set<std::string> overridable;
   int onednn_nodes = 0;
+  BufferPool buffers;
+  int64_t live_plain_bytes = 0, peak_plain_bytes = 0;  // plan-allocated plain tensors, this run
 
   Impl(const Graph& g, PlanOptions o) : graph(g), options(o) {}
 
@@ -95,8 +134,23 @@ struct Plan::Impl {
     dnnl::reorder(v.mem, dst).execute(stream, v.mem, dst);
     stream.wait();
     v.tensor = std::move(t);
+    v.plain_bytes = v.tensor.nbytes();
+    add_plain(v.plain_bytes);
     if (onednn::is_plain(src)) v.mem = dst;  // later oneDNN consumers may as well read the copy
     return &v.tensor;
+  }
+
+  void add_plain(int64_t bytes) {
+    live_plain_bytes += bytes;
+    peak_plain_bytes = std::max(peak_plain_bytes, live_plain_bytes);
+  }
+
+  // A value leaves the environment: its pooled buffer and its share of the live bytes go back.
+  void drop(Value& v) {
+    if (v.pooled) buffers.release(v.pooled);
+    live_plain_bytes -= v.plain_bytes;
+    v.pooled = nullptr;
+    v.plain_bytes = 0;
   }
 
   memory& as_memory(Value& v) {
@@ -109,7 +163,6 @@ struct Plan::Impl {
     const Node& node = graph.nodes[ni];
     Step& step = steps[ni];
     step.kernel.reset();
-    step.outputs.clear();
     step.plain_inputs = false;
     // Output shapes from the op's own inference, on concrete input types (once per layout).
     std::vector<ValueType> in_types(ins.size());
@@ -120,7 +173,8 @@ struct Plan::Impl {
         Shape s = ins[i]->tensor.defined() ? ins[i]->tensor.shape() : onednn::desc_shape(ins[i]->mem.get_desc());
         in_types[i] = ValueType(ins[i]->tensor.defined() ? ins[i]->tensor.dtype() : DType::kFloat32,
                                 std::vector<Dim>(s.begin(), s.end()));
-        if (in_types[i].dtype != DType::kFloat32) return Status::Ok();
+        // Activations must be float32; baked constants (Resize sizes, Clip bounds) are the kernel's business.
+        if (in_types[i].dtype != DType::kFloat32 && !constant) return Status::Ok();
       }
       ictx.input_types.push_back(ins[i] ? &in_types[i] : nullptr);
       ictx.input_values.push_back(constant ? constant
@@ -157,8 +211,6 @@ struct Plan::Impl {
         step.plain_inputs = step.kernel != nullptr;
       }
     }
-    if (step.kernel)
-      for (auto& d : step.kernel->output_descs) step.outputs.emplace_back(d, onednn::cpu_engine());
     return Status::Ok();
   }
 
@@ -196,8 +248,14 @@ struct Plan::Impl {
       kctx.outputs.push_back(&outs[i]);
     }
     LB_RETURN_IF_ERROR(step_op(ni)->ref(kctx));
-    for (size_t i = 0; i < node.outputs.size(); ++i)
-      if (!node.outputs[i].empty()) env[node.outputs[i]] = Value{std::move(outs[i]), memory()};
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) continue;
+      const int64_t bytes = outs[i].nbytes();
+      Value& v = env[node.outputs[i]];
+      drop(v);
+      v = Value{std::move(outs[i]), memory(), nullptr, bytes};
+      add_plain(bytes);
+    }
     return Status::Ok();
   }
 
@@ -212,13 +270,29 @@ struct Plan::Impl {
       if (step.plain_inputs) LB_RETURN_IF_ERROR(plain(*ins[i]).status());
       mems[i] = as_memory(*ins[i]);
     }
+    std::vector<memory> outs;
+    std::vector<void*> held;
+    if (step.kernel->output_descs.size() != node.outputs.size())
+      return error(StatusCode::kInternal, node.describe(), ": oneDNN kernel has the wrong number of outputs");
     try {
-      step.kernel->execute(stream, mems, step.outputs);
-    } catch (const dnnl::error& e) {
+      for (auto& d : step.kernel->output_descs) {
+        held.push_back(buffers.acquire(d.get_size()));
+        outs.emplace_back(d, onednn::cpu_engine(), held.back());
+      }
+      step.kernel->execute(stream, mems, outs);
+    } catch (const std::exception& e) {
+      for (void* p : held) buffers.release(p);
       return error(StatusCode::kInternal, node.describe(), ": oneDNN failed: ", e.what());
     }
-    for (size_t i = 0; i < node.outputs.size(); ++i)
-      if (!node.outputs[i].empty()) env[node.outputs[i]] = Value{Tensor(), step.outputs[i]};
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (node.outputs[i].empty()) {
+        buffers.release(held[i]);  // an output nobody asked for: scratch only
+        continue;
+      }
+      Value& v = env[node.outputs[i]];
+      drop(v);
+      v = Value{Tensor(), outs[i], held[i], 0};
+    }
     return Status::Ok();
   }
 
@@ -262,12 +336,9 @@ Plan::~Plan() = default;
 
 int Plan::onednn_node_count() const { return impl_->onednn_nodes; }
 
-int64_t Plan::onednn_buffer_bytes() const {
-  int64_t total = 0;
-  for (auto& s : impl_->steps)
-    for (auto& m : s.outputs) total += int64_t(m.get_desc().get_size());
-  return total;
-}
+int64_t Plan::onednn_buffer_bytes() const { return impl_->buffers.held_bytes(); }
+
+int64_t Plan::peak_activation_bytes() const { return impl_->buffers.held_bytes() + impl_->peak_plain_bytes; }
 
 Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Tensor>& inputs,
                                                   const std::function<void(const Node&, const char*, double)>& observer) {
@@ -279,6 +350,15 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
     if (v.constant) env[name] = Value{*v.constant, memory()};
   for (auto& [name, t] : inputs) env[name] = Value{t, memory()};
   p.onednn_nodes = 0;
+  p.live_plain_bytes = p.peak_plain_bytes = 0;
+  // Every exit (errors included) hands the pooled buffers of the values still alive back.
+  struct ReturnBuffers {
+    Impl& p;
+    std::unordered_map<std::string, Value>& env;
+    ~ReturnBuffers() {
+      for (auto& [name, v] : env) p.drop(v);
+    }
+  } return_buffers{p, env};
 
   std::vector<Value*> ins;
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
@@ -309,11 +389,17 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
     } else {
       LB_RETURN_IF_ERROR(p.run_reference(ni, ins, env));
     }
-    for (auto& dead : p.release_after[ni]) env.erase(dead);
+    for (auto& dead : p.release_after[ni]) {
+      auto it = env.find(dead);
+      if (it == env.end()) continue;
+      p.drop(it->second);
+      env.erase(it);
+    }
     if (observer)
       observer(node, on_onednn ? "onednn" : "ref", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   p.stream.wait();
+  const int64_t peak_before_outputs = p.peak_plain_bytes;  // the copies handed back are the caller's
   std::map<std::string, Tensor> result;
   for (auto& name : graph.outputs) {
     auto it = env.find(name);
@@ -322,6 +408,7 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
     LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(v));  // a fresh copy when a plan-owned buffer holds it
     result[name] = *t;
   }
+  p.peak_plain_bytes = peak_before_outputs;
   return result;
 }
 

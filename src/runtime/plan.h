@@ -7,7 +7,9 @@
 // input layouts, weights packed once) where one exists, else the op's reference kernel. Activations produced by
 // oneDNN kernels stay in oneDNN's blocked layouts (nChw16c ...) while the consumer is another oneDNN kernel;
 // they are reordered to plain row-major tensors only where a reference kernel or a graph output needs them.
-// A node whose input layouts change between runs (data-dependent shapes) is simply rebuilt.
+// A node whose input layouts change between runs (data-dependent shapes) is simply rebuilt. oneDNN output
+// buffers come from a pool and go back to it after the value's last consumer, so activation memory follows
+// liveness (peak_activation_bytes reports it) rather than growing with the node count.
 // A Plan is not thread-safe: one run at a time (the Session serialises runs).
 #pragma once
 #include <functional>
@@ -50,8 +52,12 @@ class Plan {
                                               const std::function<void(const Node&, const char*, double)>& observer = nullptr);
   // How many nodes ran on oneDNN kernels in the last run (the rest used reference kernels).
   int onednn_node_count() const;
-  // Bytes held by the plan's persistent oneDNN activation buffers.
+  // Bytes held by the plan's pooled oneDNN activation buffers (reused by liveness; kept between runs).
   int64_t onednn_buffer_bytes() const;
+  // Peak activation memory of the last run: the pooled oneDNN buffers plus the most plain tensors (reference
+  // kernel outputs, reorder copies) alive at once. Excludes weights, inputs, graph outputs handed back and
+  // oneDNN's internal scratch.
+  int64_t peak_activation_bytes() const;
 
  private:
   struct Impl;

@@ -103,6 +103,7 @@ Expected<std::map<std::string, Tensor>> Session::run(const std::map<std::string,
   }
   auto result = it->second->run(inputs, observer);
   last_onednn_nodes_ = it->second->onednn_node_count();
+  last_peak_activation_bytes_ = it->second->peak_activation_bytes();
   return result;
 }
 
@@ -112,6 +113,7 @@ Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::str
   for (auto& [name, v] : graph_.values)
     if (v.constant) env[name] = *v.constant;
   for (auto& [name, t] : inputs) env[name] = t;
+  int64_t live = 0, peak = 0;  // bytes of node outputs alive (for last_run_peak_activation_bytes)
 
   for (size_t ni = 0; ni < graph_.nodes.size(); ++ni) {
     const Node& node = graph_.nodes[ni];
@@ -152,10 +154,18 @@ Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::str
     s = op->ref(kctx);
     if (!s.ok()) return s;
     for (size_t i = 0; i < node.outputs.size(); ++i)
-      if (!node.outputs[i].empty()) env[node.outputs[i]] = std::move(outs[i]);
+      if (!node.outputs[i].empty()) {
+        live += outs[i].nbytes();
+        env[node.outputs[i]] = std::move(outs[i]);
+      }
+    peak = std::max(peak, live);
     for (auto& dead : release_after_[ni]) {
       const ValueInfo* v = graph_.find(dead);
-      if (!(v && v->constant)) env.erase(dead);
+      if (v && v->constant) continue;
+      auto it = env.find(dead);
+      if (it == env.end()) continue;
+      if (!inputs.count(dead)) live -= it->second.nbytes();
+      env.erase(it);
     }
     if (observer)
       observer(node, "ref", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -166,6 +176,8 @@ Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::str
     if (it == env.end()) return error(StatusCode::kInternal, "graph output '", name, "' was not computed");
     result[name] = it->second;
   }
+  last_peak_activation_bytes_ = peak;
+  last_onednn_nodes_ = 0;
   return result;
 }
 

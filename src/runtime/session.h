@@ -45,6 +45,10 @@ class Session {
   Backend backend() const { return options_.backend; }
   // Nodes that ran on oneDNN kernels in the last run (0 with the reference backend).
   int last_run_onednn_nodes() const { return last_onednn_nodes_; }
+  // Peak bytes of intermediate activations during the last run: with oneDNN, the plan's pooled buffers plus
+  // the most plain tensors alive at once; with the reference backend, the most node outputs alive at once.
+  // Weights and graph inputs are not counted. 0 before the first run.
+  int64_t last_run_peak_activation_bytes() const { return last_peak_activation_bytes_; }
 
  private:
   Session(Graph g, SessionOptions o);
@@ -56,6 +60,7 @@ class Session {
   // its primitives and packed weights.
   std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
   int last_onednn_nodes_ = 0;
+  int64_t last_peak_activation_bytes_ = 0;
   Expected<std::map<std::string, Tensor>> run_ref(const std::map<std::string, Tensor>& inputs,
                                                   const NodeObserver& observer);
 };

@@ -331,6 +331,7 @@ int run_bench(const BenchOptions& options) {
     j["inputs"] = ins;
     j["backend"] = backend_name(session.backend());
     j["onednn_nodes"] = session.last_run_onednn_nodes();
+    j["peak_activation_bytes"] = session.last_run_peak_activation_bytes();
     if (options.profile) {
       json rows = json::array();
       for (auto& n : profile)
@@ -356,6 +357,7 @@ int run_bench(const BenchOptions& options) {
   }
   o << "Backend:      " << backend_name(session.backend()) << " (" << session.last_run_onednn_nodes() << " of "
     << model.nodes.size() << " nodes on oneDNN), " << session.num_threads() << " thread(s)\n";
+  o << "Activations:  peak " << human_bytes(session.last_run_peak_activation_bytes()) << " (intermediate tensors alive at once)\n";
   o << "Load time:    " << fmt(load_ms) << " ms (import + validation + session)\n";
   o << "Iterations:   " << latencies.size() << " timed (+" << options.warmup << " warmup) in "
     << (total_ms >= 1000 ? fmt(total_ms / 1000.0) + " s" : fmt(total_ms) + " ms") << "\n";

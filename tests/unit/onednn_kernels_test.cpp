@@ -7,110 +7,13 @@
 #include <cstdio>
 #include <random>
 
+#include "onednn_test_util.h"
 #include "runtime/session.h"
 
 namespace lowbit {
 namespace {
 
-Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int1(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute flt(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute str(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-
-Tensor random_tensor(std::mt19937& rng, Shape shape, float lo = -1, float hi = 1) {
-  Tensor t(DType::kFloat32, std::move(shape));
-  std::uniform_real_distribution<float> dist(lo, hi);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-// A tiny graph builder: runtime inputs, constants, nodes, outputs.
-struct GraphBuilder {
-  Graph g;
-  GraphBuilder() {
-    g.opset = 13;
-    g.opset_imports[""] = 13;
-  }
-  void input(const std::string& name, const Shape& s) {
-    g.inputs.push_back(name);
-    g.values[name] = ValueInfo{name, ValueType(DType::kFloat32, std::vector<Dim>(s.begin(), s.end())), std::nullopt};
-  }
-  void constant(const std::string& name, Tensor t) {
-    ValueInfo v{name, ValueType::of(t), t};
-    v.initializer = true;
-    g.values[name] = v;
-  }
-  void node(const std::string& op, std::vector<std::string> ins, std::vector<std::string> outs,
-            std::map<std::string, Attribute> attrs = {}) {
-    Node n;
-    n.name = op + "_" + std::to_string(g.nodes.size());
-    n.op_type = op;
-    n.inputs = std::move(ins);
-    n.outputs = std::move(outs);
-    n.attrs = std::move(attrs);
-    for (auto& o : n.outputs) g.values[o] = ValueInfo{o, ValueType(), std::nullopt};
-    g.nodes.push_back(std::move(n));
-  }
-  Graph done(std::vector<std::string> outputs) {
-    g.outputs = std::move(outputs);
-    g.index_producers();
-    return g;
-  }
-};
-
-// Runs the graph with both backends, compares every output; returns the oneDNN node count.
-int compare_backends(const Graph& graph, const std::map<std::string, Tensor>& inputs, double tol = 1e-4, int runs = 2) {
-  auto ref = Session::create(graph, {.threads = 2, .backend = Backend::kRef});
-  auto dnn = Session::create(graph, {.threads = 2, .backend = Backend::kOneDnn});
-  EXPECT_TRUE(ref.ok() && dnn.ok());
-  if (!ref.ok() || !dnn.ok()) return -1;
-  auto want = (*ref)->run(inputs);
-  EXPECT_TRUE(want.ok()) << want.status().message();
-  if (!want.ok()) return -1;
-  for (int r = 0; r < runs; ++r) {  // the second run reuses the plan's primitives and buffers
-    auto got = (*dnn)->run(inputs);
-    EXPECT_TRUE(got.ok()) << got.status().message();
-    if (!got.ok()) return -1;
-    for (auto& [name, w] : *want) {
-      const Tensor& g = got->at(name);
-      EXPECT_EQ(g.shape(), w.shape()) << name;
-      if (g.shape() != w.shape()) return -1;
-      double worst = 0;
-      for (int64_t i = 0; i < w.numel(); ++i) {
-        const double a = g.data<float>()[i], b = w.data<float>()[i];
-        worst = std::max(worst, std::fabs(a - b) / std::max(1.0, std::fabs(b)));
-      }
-      EXPECT_LE(worst, tol) << "output " << name << " run " << r;
-    }
-  }
-  return (*dnn)->last_run_onednn_nodes();
-}
-
-uint32_t seed_for(const char* test) {
-  uint32_t seed = std::random_device{}();
-  std::printf("[ %s ] seed %u\n", test, seed);
-  return seed;
-}
+using namespace onednn_test;
 
 struct ConvCase {
   int64_t n, c, m, h, w, kh, kw, group, stride, dilation;
@@ -294,6 +197,34 @@ TEST(OneDnnPlan, NewShapeReplansSameShapeReuses) {
     SCOPED_TRACE(shape_to_string(s));
     EXPECT_EQ(compare_backends(g, {{"x", random_tensor(rng, s)}}), 2);
   }
+}
+
+// A chain of 12 activations of 1 KiB each: buffers are recycled by liveness, so at most two are alive at once
+// (the producer's input and its output), on both backends, and a second run allocates nothing new.
+TEST(OneDnnPlan, PeakActivationBytesReuseBuffers) {
+  std::mt19937 rng(seed_for("OneDnnPlan.PeakActivationBytesReuseBuffers"));
+  GraphBuilder b;
+  b.input("x", {16, 16});
+  std::string prev = "x";
+  for (int i = 0; i < 12; ++i) {
+    const std::string out = "t" + std::to_string(i);
+    b.node(i % 2 ? "Relu" : "Sigmoid", {prev}, {out});
+    prev = out;
+  }
+  Graph g = b.done({prev});
+  std::map<std::string, Tensor> inputs = {{"x", random_tensor(rng, {16, 16})}};
+  const int64_t one = 16 * 16 * sizeof(float);
+  for (Backend backend : {Backend::kRef, Backend::kOneDnn}) {
+    SCOPED_TRACE(backend_name(backend));
+    auto s = Session::create(g, {.threads = 2, .backend = backend});
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ((*s)->last_run_peak_activation_bytes(), 0);
+    for (int run = 0; run < 2; ++run) {
+      ASSERT_TRUE((*s)->run(inputs).ok());
+      EXPECT_EQ((*s)->last_run_peak_activation_bytes(), 2 * one) << "run " << run;
+    }
+  }
+  EXPECT_EQ(compare_backends(g, inputs, 1e-4, 3), 12);
 }
 
 TEST(OneDnnBinaryEltwise, BroadcastingAndActivations) {

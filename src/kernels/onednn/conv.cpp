@@ -1,4 +1,5 @@
-// oneDNN Conv: groups/depthwise, dilations, pads/auto_pad, strides, bias, and the fused forms the graph
+// oneDNN Conv and ConvTranspose (deconvolution primitive, same fused activations, no residual).
+// Conv: groups/depthwise, dilations, pads/auto_pad, strides, bias, and the fused forms the graph
 // passes produce (lowbit_activation[_alpha|_beta] as eltwise post-ops, lowbit_residual as a sum post-op).
 // The primitive picks its own activation layouts (format any: nChw16c on AVX-512), so consecutive oneDNN
 // ops keep the blocked layout; weights are reordered once at build time into the primitive's format.
@@ -29,7 +30,7 @@ class ConvKernel : public Kernel {
     prim_.execute(stream, args);
   }
 
-  dnnl::convolution_forward prim_;
+  dnnl::primitive prim_;  // convolution_forward or deconvolution_forward
   dnnl::reorder src_reorder_, residual_reorder_;
   memory src_scratch_, weights_, bias_;
   int residual_ = -1;
@@ -40,6 +41,22 @@ bool fused_activation(const FusedActivation& act, std::vector<EltwiseStep>* step
   steps->clear();
   if (!act.active()) return true;
   return activation_steps(fused_activation_name(act.kind), act.alpha, act.beta, true, true, steps);
+}
+
+// Outputs with only a few channels (detection / segmentation heads) are written plain: a blocked layout would
+// pad them to 8 or 16 channels, and the broadcasting binary and eltwise ops that usually follow a head are then
+// many times slower than on the plain tensor. Falls back to the primitive's choice when plain has no kernel.
+constexpr int64_t kPlainBelowChannels = 8;
+
+template <typename PrimitiveDesc, typename MakePd>
+PrimitiveDesc with_dst_layout(const Shape& out, const memory::desc& dst_any, const MakePd& make_pd) {
+  if (out.size() >= 2 && out[1] < kPlainBelowChannels) {
+    try {
+      return make_pd(plain_desc(out));
+    } catch (const dnnl::error&) {
+    }
+  }
+  return make_pd(dst_any);
 }
 
 }  // namespace
@@ -98,13 +115,15 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
 
-  auto desc =
-      has_bias
-          ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                            src_any, w_any, bias_md, dst_any, strides, dilates, pad_l, pad_r)
-          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                            src_any, w_any, dst_any, strides, dilates, pad_l, pad_r);
-  dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+  auto make_pd = [&](const memory::desc& dst) {
+    using C = dnnl::convolution_forward;
+    auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                   w_any, bias_md, dst, strides, dilates, pad_l, pad_r)
+                         : C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                   w_any, dst, strides, dilates, pad_l, pad_r);
+    return C::primitive_desc(desc, attr, cpu_engine());
+  };
+  auto pd = with_dst_layout<dnnl::convolution_forward::primitive_desc>(output_shapes[0], dst_any, make_pd);
   auto k = std::make_unique<ConvKernel>();
   k->prim_ = dnnl::convolution_forward(pd);
   const dnnl::engine& eng = cpu_engine();
@@ -132,6 +151,102 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
     k->input_descs[3] = inputs[3].desc;
     k->residual_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[3].desc, eng, pd.dst_desc()));
   }
+  k->output_descs = {pd.dst_desc()};
+  return k;
+}
+
+std::unique_ptr<Kernel> create_conv_transpose_kernel(const Node& node, int opset,
+                                                     const std::vector<KernelInput>& inputs,
+                                                     const std::vector<Shape>& output_shapes) {
+  if (inputs.size() < 2 || inputs.size() > 3 || output_shapes.size() != 1) return nullptr;
+  const KernelInput &x = inputs[0], &w = inputs[1];
+  if (x.constant || x.desc.data.ndims == 0 || !w.constant || w.constant->dtype() != DType::kFloat32) return nullptr;
+  const bool has_bias = inputs.size() > 2 && inputs[2].desc.data.ndims != 0;
+  if (has_bias && (!inputs[2].constant || inputs[2].constant->dtype() != DType::kFloat32)) return nullptr;
+  auto fused = parse_fused_activation(node);
+  if (!fused.ok() || fused->residual) return nullptr;
+  std::vector<EltwiseStep> steps;
+  if (!fused_activation(*fused, &steps)) return nullptr;
+
+  const Shape in_shape = desc_shape(x.desc);
+  const Shape& w_shape = w.constant->shape();  // C x M/group x k...
+  const size_t rank = in_shape.size();
+  if (rank < 3 || rank > 5 || w_shape.size() != rank) return nullptr;
+  const size_t spatial = rank - 2;
+  auto attrs = parse_conv_attrs(node, spatial, Shape(w_shape.begin() + 2, w_shape.end()), true);
+  if (!attrs.ok()) return nullptr;
+  const int64_t group = attrs->group, out_channels = w_shape[1] * group;
+  if (in_shape[1] != w_shape[0] || w_shape[0] % group != 0 || output_shapes[0][1] != out_channels) return nullptr;
+
+  memory::dims strides, dilates, pad_l, pad_r;
+  for (size_t i = 0; i < spatial; ++i) {
+    auto axis = conv_transpose_axis(*attrs, i, in_shape[i + 2]);
+    const int64_t out = output_shapes[0][i + 2];
+    if (!axis.ok() || axis->out != out) return nullptr;
+    // oneDNN: out = (in - 1) * stride + (k - 1) * dilation + 1 - pad_l - pad_r; output_padding and an
+    // output_shape beyond the full result become a smaller right pad (negative: left to the reference).
+    const int64_t full = (in_shape[i + 2] - 1) * attrs->strides[i] + (attrs->kernel[i] - 1) * attrs->dilations[i] + 1;
+    const int64_t right = full - axis->pad_begin - out;
+    if (axis->pad_begin < 0 || right < 0) return nullptr;
+    strides.push_back(attrs->strides[i]);
+    dilates.push_back(attrs->dilations[i] - 1);
+    pad_l.push_back(axis->pad_begin);
+    pad_r.push_back(right);
+  }
+
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  memory::dims src_dims(in_shape.begin(), in_shape.end());
+  memory::dims dst_dims(output_shapes[0].begin(), output_shapes[0].end());
+  // oneDNN's deconvolution weights are O x I x k (grouped: G x O/G x I/G x k); ONNX stores I x O/G x k, which
+  // is a strided view of the same bytes.
+  memory::dims w_dims = {out_channels / group, in_shape[1] / group};
+  for (size_t i = 2; i < rank; ++i) w_dims.push_back(w_shape[i]);
+  if (group > 1) w_dims.insert(w_dims.begin(), group);
+  memory::dim kernel_volume = 1;
+  for (size_t i = 2; i < rank; ++i) kernel_volume *= w_shape[i];
+  const memory::dim o_per_group = out_channels / group, i_per_group = in_shape[1] / group;
+  memory::dims w_strides = {kernel_volume, o_per_group * kernel_volume};  // O, I over bytes laid out I x O
+  memory::dim step = 1;
+  memory::dims k_strides(spatial);
+  for (size_t i = spatial; i-- > 0;) k_strides[i] = step, step *= w_shape[i + 2];
+  w_strides.insert(w_strides.end(), k_strides.begin(), k_strides.end());
+  if (group > 1) w_strides.insert(w_strides.begin(), i_per_group * o_per_group * kernel_volume);
+  const memory::desc w_user_md(w_dims, dt::f32, w_strides);
+  memory::desc src_any(src_dims, dt::f32, tag::any), dst_any(dst_dims, dt::f32, tag::any);
+  memory::desc w_any(w_dims, dt::f32, tag::any), bias_md({out_channels}, dt::f32, tag::a);
+
+  dnnl::post_ops ops;
+  for (auto& s : steps) ops.append_eltwise(1.f, s.algorithm, s.alpha, s.beta);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  using D = dnnl::deconvolution_forward;
+  auto make_pd = [&](const memory::desc& dst) {
+    auto desc = has_bias ? D::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_any,
+                                   w_any, bias_md, dst, strides, dilates, pad_l, pad_r)
+                         : D::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_any,
+                                   w_any, dst, strides, dilates, pad_l, pad_r);
+    return D::primitive_desc(desc, attr, cpu_engine());
+  };
+  auto pd = with_dst_layout<D::primitive_desc>(output_shapes[0], dst_any, make_pd);
+  auto k = std::make_unique<ConvKernel>();
+  k->prim_ = D(pd);
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  memory user_w(w_user_md, eng, const_cast<void*>(w.constant->raw()));
+  k->weights_ = memory(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
+  if (has_bias) {
+    k->bias_ = memory(pd.bias_desc(), eng);
+    std::memcpy(k->bias_.get_data_handle(), inputs[2].constant->raw(), size_t(out_channels) * sizeof(float));
+  }
+  stream.wait();
+  if (pd.src_desc() != x.desc) {
+    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x.desc, eng, pd.src_desc()));
+    k->src_scratch_ = memory(pd.src_desc(), eng);
+  }
+  k->input_descs.assign(inputs.size(), memory::desc());
+  k->input_descs[0] = x.desc;
   k->output_descs = {pd.dst_desc()};
   return k;
 }

@@ -91,6 +91,10 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
       return create_binary_kernel(node, opset, inputs, output_shapes);
     if (op == "Softmax") return create_softmax_kernel(node, opset, inputs, output_shapes);
     if (op == "Gemm") return create_gemm_kernel(node, opset, inputs, output_shapes);
+    if (op == "MatMul") return create_matmul_kernel(node, opset, inputs, output_shapes);
+    if (op == "ConvTranspose") return create_conv_transpose_kernel(node, opset, inputs, output_shapes);
+    if (op == "Resize" || op == "Upsample") return create_resize_kernel(node, opset, inputs, output_shapes);
+    if (op == "Concat") return create_concat_kernel(node, opset, inputs, output_shapes);
     return create_eltwise_kernel(node, opset, inputs, output_shapes);
   } catch (const dnnl::error&) {
     return nullptr;  // oneDNN has no implementation for this combination

@@ -69,6 +69,15 @@ std::unique_ptr<Kernel> create_softmax_kernel(const Node& node, int opset, const
                                               const std::vector<Shape>& output_shapes);
 std::unique_ptr<Kernel> create_gemm_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                            const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_matmul_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                             const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_conv_transpose_kernel(const Node& node, int opset,
+                                                     const std::vector<KernelInput>& inputs,
+                                                     const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_resize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                             const std::vector<Shape>& output_shapes);
+std::unique_ptr<Kernel> create_concat_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                             const std::vector<Shape>& output_shapes);
 
 // An eltwise step (algorithm + alpha/beta) for an ONNX activation, used both by the standalone eltwise
 // kernel and as a post-op of Conv. HardSigmoid needs two steps (linear, then clip to [0, 1]).

@@ -73,9 +73,4 @@ std::unique_ptr<Kernel> create_pool_kernel(const Node& node, int opset, const st
   return k;
 }
 
-std::unique_ptr<Kernel> create_gemm_kernel(const Node&, int, const std::vector<KernelInput>&,
-                                           const std::vector<Shape>&) {
-  return nullptr;  // TODO(onednn): inner_product for Gemm with constant B
-}
-
 }  // namespace lowbit::onednn
