@@ -72,7 +72,8 @@ class Tensor {
   // use Tensor::create() whenever the shape comes from a file or a model.
   Tensor(DType dtype, Shape shape);
   // Checked allocation: fails (does not allocate) on negative dims, overflow or > max_bytes.
-  static Expected<Tensor> create(DType dtype, Shape shape, int64_t max_bytes = kDefaultMaxTensorBytes);
+  static Expected<Tensor> create(DType dtype, Shape shape, int64_t max_bytes = kDefaultMaxTensorBytes,
+                                 bool zero_fill = true);  // false: the caller overwrites every byte (saves a pass)
   // A rank-0 or 1-D tensor from values, for tests and small constants.
   template <typename T>
   static Tensor from_vector(DType dtype, Shape shape, const std::vector<T>& values) {

@@ -107,6 +107,7 @@ struct Graph {
   std::map<std::string, int64_t> opset_imports;  // domain ("" = ai.onnx) -> version
   int opset = 0;                                  // the ai.onnx opset in force
   std::string path;                               // file it came from (for messages)
+  std::map<std::string, std::string> metadata_props;  // the model's key/value metadata (kept on export)
 
   std::vector<Node> nodes;                 // topological order
   std::vector<std::string> inputs;         // runtime inputs (initializers excluded)

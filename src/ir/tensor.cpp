@@ -163,12 +163,12 @@ uint16_t float_to_bfloat16(float f) {
 }
 
 namespace {
-std::shared_ptr<void> allocate(size_t bytes) {
+std::shared_ptr<void> allocate(size_t bytes, bool zero_fill = true) {
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) return nullptr;
-  std::memset(p, 0, rounded);
+  if (zero_fill) std::memset(p, 0, rounded);
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 }  // namespace
@@ -180,7 +180,7 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   data_ = buffer_.get();
 }
 
-Expected<Tensor> Tensor::create(DType dtype, Shape shape, int64_t max_bytes) {
+Expected<Tensor> Tensor::create(DType dtype, Shape shape, int64_t max_bytes, bool zero_fill) {
   if (!dtype_is_storable(dtype))
     return error(StatusCode::kUnsupported, "cannot hold tensors of type ", dtype_name(dtype));
   LB_ASSIGN_OR_RETURN(int64_t n, checked_numel(shape));
@@ -192,7 +192,7 @@ Expected<Tensor> Tensor::create(DType dtype, Shape shape, int64_t max_bytes) {
   t.dtype_ = dtype;
   t.shape_ = std::move(shape);
   t.numel_ = n;
-  t.buffer_ = allocate(size_t(n * elem));
+  t.buffer_ = allocate(size_t(n * elem), zero_fill);
   if (!t.buffer_)
     return error(StatusCode::kResourceExhausted, "out of memory allocating ", n * elem, " bytes for a ",
                  shape_to_string(t.shape_), " tensor");

@@ -203,6 +203,7 @@ struct Importer {
     g.domain = m.domain();
     g.model_version = m.model_version();
     g.doc_string = m.doc_string();
+    for (const auto& kv : m.metadata_props()) g.metadata_props[kv.key()] = kv.value();
     for (const auto& op : m.opset_import()) {
       std::string domain = is_ai_onnx(op.domain()) ? "" : op.domain();
       if (!g.opset_imports.emplace(domain, op.version()).second && g.opset_imports[domain] != op.version())
@@ -264,7 +265,8 @@ struct Importer {
         v.constant = Tensor();
       }
       // The bytes now live in the Tensor; drop the proto's copy so peak memory stays ~1x the weights.
-      tp->clear_raw_data();
+      // (clear_raw_data() would keep the string's capacity; swapping with an empty one frees it.)
+      if (tp->has_raw_data()) std::string().swap(*tp->mutable_raw_data());
     }
 
     std::set<std::string> input_names;

@@ -181,7 +181,9 @@ Expected<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::st
                  ") is larger than the ", max_bytes, "-byte limit on one tensor");
   const int64_t nbytes = *numel * int64_t(dtype_size(dtype));
 
-  auto created = Tensor::create(dtype, shape, max_bytes);
+  // raw_data and external data overwrite every byte: skip zero-filling (a whole pass over the weights).
+  const bool overwritten = proto.data_location() == onnx::TensorProto_DataLocation_EXTERNAL || proto.has_raw_data();
+  auto created = Tensor::create(dtype, shape, max_bytes, /*zero_fill=*/!overwritten);
   if (!created) return created.status().with_context(label);
   Tensor t = std::move(*created);
 

@@ -8,6 +8,7 @@
 
 #include "kernels/onednn/onednn_kernel.h"
 #include "ops/op_table.h"
+#include "runtime/session.h"
 
 namespace lowbit {
 
@@ -341,7 +342,8 @@ int64_t Plan::onednn_buffer_bytes() const { return impl_->buffers.held_bytes(); 
 int64_t Plan::peak_activation_bytes() const { return impl_->buffers.held_bytes() + impl_->peak_plain_bytes; }
 
 Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Tensor>& inputs,
-                                                  const std::function<void(const Node&, const char*, double)>& observer) {
+                                                  const std::function<void(const Node&, const char*, double)>& observer,
+                                                  const ValueObserver* value_observer) {
   Impl& p = *impl_;
   const Graph& graph = p.graph;
   onednn::set_num_threads(p.options.threads);
@@ -389,6 +391,15 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
     } else {
       LB_RETURN_IF_ERROR(p.run_reference(ni, ins, env));
     }
+    if (value_observer && *value_observer)
+      for (auto& out : node.outputs) {
+        if (out.empty() || !value_observer->wants(out)) continue;
+        auto it = env.find(out);
+        if (it == env.end()) continue;
+        if (it->second.tensor.defined() ? it->second.tensor.dtype() != DType::kFloat32 : false) continue;
+        LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(it->second));
+        if (t->dtype() == DType::kFloat32) value_observer->observe(out, *t);
+      }
     for (auto& dead : p.release_after[ni]) {
       auto it = env.find(dead);
       if (it == env.end()) continue;

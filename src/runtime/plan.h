@@ -23,6 +23,10 @@
 #include "runtime/thread_pool.h"
 
 namespace lowbit {
+struct ValueObserver;  // runtime/session.h
+}
+
+namespace lowbit {
 
 // Which kernels a session runs.
 enum class Backend {
@@ -49,7 +53,8 @@ class Plan {
 
   // Executes the graph on inputs already checked by the session (names, dtypes, shapes).
   Expected<std::map<std::string, Tensor>> run(const std::map<std::string, Tensor>& inputs,
-                                              const std::function<void(const Node&, const char*, double)>& observer = nullptr);
+                                              const std::function<void(const Node&, const char*, double)>& observer = nullptr,
+                                              const ValueObserver* value_observer = nullptr);
   // How many nodes ran on oneDNN kernels in the last run (the rest used reference kernels).
   int onednn_node_count() const;
   // Bytes held by the plan's pooled oneDNN activation buffers (reused by liveness; kept between runs).

@@ -88,9 +88,9 @@ Status Session::check_inputs(const std::map<std::string, Tensor>& inputs) const 
 }
 
 Expected<std::map<std::string, Tensor>> Session::run(const std::map<std::string, Tensor>& inputs,
-                                                     const NodeObserver& observer) {
+                                                     const NodeObserver& observer, const ValueObserver& value_observer) {
   LB_RETURN_IF_ERROR(check_inputs(inputs));
-  if (options_.backend == Backend::kRef) return run_ref(inputs, observer);
+  if (options_.backend == Backend::kRef) return run_ref(inputs, observer, value_observer);
   std::vector<Shape> signature;
   for (auto& name : graph_.inputs) signature.push_back(inputs.at(name).shape());
   for (auto& name : graph_.overridable_initializers)
@@ -101,14 +101,14 @@ Expected<std::map<std::string, Tensor>> Session::run(const std::map<std::string,
     PlanOptions po{options_.max_tensor_bytes, pool_.get(), options_.threads, true};
     it = plans_.emplace(signature, std::make_unique<Plan>(graph_, po)).first;
   }
-  auto result = it->second->run(inputs, observer);
+  auto result = it->second->run(inputs, observer, &value_observer);
   last_onednn_nodes_ = it->second->onednn_node_count();
   last_peak_activation_bytes_ = it->second->peak_activation_bytes();
   return result;
 }
 
 Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::string, Tensor>& inputs,
-                                                         const NodeObserver& observer) {
+                                                         const NodeObserver& observer, const ValueObserver& value_observer) {
   std::unordered_map<std::string, Tensor> env;
   for (auto& [name, v] : graph_.values)
     if (v.constant) env[name] = *v.constant;
@@ -156,6 +156,8 @@ Expected<std::map<std::string, Tensor>> Session::run_ref(const std::map<std::str
     for (size_t i = 0; i < node.outputs.size(); ++i)
       if (!node.outputs[i].empty()) {
         live += outs[i].nbytes();
+        if (value_observer && outs[i].dtype() == DType::kFloat32 && value_observer.wants(node.outputs[i]))
+          value_observer.observe(node.outputs[i], outs[i]);
         env[node.outputs[i]] = std::move(outs[i]);
       }
     peak = std::max(peak, live);

@@ -29,6 +29,14 @@ struct SessionOptions {
 // Per-node timing hook (for bench --profile): called after each node with the backend that ran it
 // ("onednn" or "ref") and its wall time.
 using NodeObserver = std::function<void(const Node&, const char* backend, double milliseconds)>;
+// Value hook (for calibration and layer-by-layer comparison): called once per float32 node output, right after
+// its node ran, with the tensor in plain row-major layout (a reorder copy when oneDNN keeps it blocked). Only
+// values for which `wants(name)` is true are materialised, so unobserved values cost nothing.
+struct ValueObserver {
+  std::function<bool(const std::string& value)> wants;
+  std::function<void(const std::string& value, const Tensor&)> observe;
+  explicit operator bool() const { return bool(observe); }
+};
 
 class Session {
  public:
@@ -38,7 +46,8 @@ class Session {
   // Checks names, dtypes and shapes of the inputs against the model (all problems at once),
   // then executes. Returns every graph output by name.
   Expected<std::map<std::string, Tensor>> run(const std::map<std::string, Tensor>& inputs,
-                                              const NodeObserver& observer = nullptr);
+                                              const NodeObserver& observer = nullptr,
+                                              const ValueObserver& value_observer = {});
   // Input validation alone (used by run, and by the CLI before a long benchmark).
   Status check_inputs(const std::map<std::string, Tensor>& inputs) const;
   int num_threads() const { return pool_->num_threads(); }
@@ -62,7 +71,7 @@ class Session {
   int last_onednn_nodes_ = 0;
   int64_t last_peak_activation_bytes_ = 0;
   Expected<std::map<std::string, Tensor>> run_ref(const std::map<std::string, Tensor>& inputs,
-                                                  const NodeObserver& observer);
+                                                  const NodeObserver& observer, const ValueObserver& value_observer);
 };
 
 }  // namespace lowbit

@@ -76,6 +76,26 @@ struct BenchOptions {
   bool quiet = false;
 };
 
+struct QuantizeOptions {
+  std::string model, output;
+  std::vector<std::string> calib;      // NAME=FILE.npy or NAME=DIR
+  std::string calib_images, preprocess;
+  int64_t calib_limit = -1;
+  std::string method = "auto";
+  double percentile = 99.99;
+  bool percentile_set = false;
+  std::string activations = "auto";    // symmetric | asymmetric | auto
+  std::string activation_type = "int8";
+  std::string io = "float";
+  bool weight_only = false, per_tensor_weights = false;
+  std::vector<std::string> exclude, precision;
+  std::string read_cache, write_cache, read_table, table;
+  bool table_only = false;
+  int threads = 0;
+  Backend backend = Backend::kAuto;
+  bool quiet = false;
+};
+
 struct OpsOptions {
   bool markdown = false;
 };
@@ -84,6 +104,7 @@ int run_inspect(const InspectOptions& options);
 int run_run(const RunOptions& options);
 int run_bench(const BenchOptions& options);
 int run_ops(const OpsOptions& options);
+int run_quantize(const QuantizeOptions& options);
 
 // ---- helpers --------------------------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+// Rewrites a float graph into the QDQ form every INT8 engine understands (ONNX Runtime, TensorRT, lowbit):
+//
+//   weights:      W (float)  ->  W_quantized (int8 initializer) -> DequantizeLinear(axis = output channel)
+//   biases:       B (float)  ->  B_quantized (int32, scale = s_input x s_weight[c]) -> DequantizeLinear
+//   activations:  T -> QuantizeLinear -> T_quantized -> DequantizeLinear -> T_dequantized -> consumers
+//
+// Each weight is stored once, as int8 (the float copy is dropped), which is what makes the file ~4x smaller.
+// Every consumer of a quantized tensor reads the dequantized value, so running the QDQ graph in float
+// reproduces exactly what an integer engine computes (up to its accumulation order).
+//
+//   QdqParams params;  params["conv1_out"] = {.scale = 0.02f, .zero_point = 0};
+//   QdqReport report;
+//   LB_RETURN_IF_ERROR(rewrite_to_qdq(graph, plan, params, {}, &report));
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "quant/quant_plan.h"
+
+namespace lowbit::quant {
+
+struct TensorQuantParams {
+  float scale = 1;
+  int32_t zero_point = 0;
+  bool is_unsigned = false;  // uint8 instead of int8
+};
+using QdqParams = std::map<std::string, TensorQuantParams>;  // by tensor name (the plan's params sources)
+
+struct QdqOptions {
+  bool quantize_inputs = false;   // graph inputs become int8/uint8 (real = (q - zero_point) x scale)
+  bool quantize_outputs = false;  // graph outputs become int8/uint8
+};
+
+struct QdqReport {
+  int activations = 0, weights = 0, biases = 0;
+  std::vector<std::string> skipped_activations;  // planned but without parameters (e.g. not in a --read-cache)
+  std::vector<std::string> float_biases;         // left float because their input or weight stayed float
+  int64_t saturated_bias_values = 0;             // int32 bias values clamped (tiny activation x weight scales)
+  std::vector<std::string> io_notes;             // "input 'x': uint8, real = (q - 128) x 0.0187" per quantized graph input/output
+};
+
+// Weight quantization on its own (also used by --weight-only): symmetric int8, [-127, 127], one scale per
+// index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1.
+struct QuantizedWeight {
+  Tensor values;              // int8, same shape
+  std::vector<float> scales;  // per channel (size dim(axis)) or one
+};
+QuantizedWeight quantize_weight(const Tensor& w, int64_t axis);
+
+// Applies the plan. Activations whose params are missing are reported and left float. The graph stays valid
+// (re-sorted and re-inferred); unused float weights are removed.
+Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, const QdqOptions& options,
+                      QdqReport* report);
+
+}  // namespace lowbit::quant
