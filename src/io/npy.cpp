@@ -30,14 +30,6 @@ constexpr size_t kMagicLen = 6;
 constexpr uint32_t kMaxHeaderLen = 1 << 20;
 constexpr size_t kMaxRank = 64;
 
-struct NpyHeader {
-  DType dtype = DType::kUndefined;
-  bool swap_bytes = false;
-  Shape shape;
-  size_t data_offset = 0;  // bytes before the data
-  int64_t data_bytes = 0;  // what the shape needs
-};
-
 // ---- A tiny parser for the Python literals numpy writes into the header ----------------------
 
 struct PyValue {
@@ -377,8 +369,9 @@ Expected<NpyHeader> parse_header_text(const std::string& text, size_t preamble_l
   if (*numel > std::numeric_limits<int64_t>::max() / elem)
     return error(StatusCode::kInvalidArgument, "'", name, "': shape ", python_tuple(h.shape), " is too large");
   h.data_bytes = *numel * elem;
-  h.data_offset = preamble_len + text.size();
-  uint64_t available = total_size - h.data_offset;
+  h.data_offset = int64_t(preamble_len + text.size());
+  h.file_size = int64_t(total_size);
+  uint64_t available = total_size - uint64_t(h.data_offset);
   if (uint64_t(h.data_bytes) != available)
     return error(StatusCode::kInvalidArgument, "'", name, "': data size mismatch: shape ", python_tuple(h.shape),
                  " of ", dtype_name(h.dtype), " needs ", h.data_bytes, " bytes but the file holds ", available,
@@ -389,11 +382,12 @@ Expected<NpyHeader> parse_header_text(const std::string& text, size_t preamble_l
   return h;
 }
 
-void swap_in_place(Tensor& t) {
-  size_t w = dtype_size(t.dtype());
-  auto* p = static_cast<unsigned char*>(t.raw());
-  for (int64_t i = 0; i < t.numel(); ++i, p += w) std::reverse(p, p + w);
+void swap_in_place(void* data, DType dtype, int64_t count) {
+  size_t w = dtype_size(dtype);
+  auto* p = static_cast<unsigned char*>(data);
+  for (int64_t i = 0; i < count; ++i, p += w) std::reverse(p, p + w);
 }
+void swap_in_place(Tensor& t) { swap_in_place(t.raw(), t.dtype(), t.numel()); }
 
 Expected<Tensor> allocate_for(const NpyHeader& h, const std::string& name, int64_t max_bytes) {
   auto t = Tensor::create(h.dtype, h.shape, max_bytes);
@@ -411,43 +405,88 @@ Expected<Tensor> parse_npy(const std::string& bytes, const std::string& display_
   LB_ASSIGN_OR_RETURN(NpyHeader h, parse_header_text(bytes.substr(preamble_len, header_len), preamble_len, bytes.size(),
                                                      display_name, max_bytes));
   LB_ASSIGN_OR_RETURN(Tensor t, allocate_for(h, display_name, max_bytes));
-  if (h.data_bytes > 0) std::memcpy(t.raw(), bytes.data() + h.data_offset, size_t(h.data_bytes));
+  if (h.data_bytes > 0) std::memcpy(t.raw(), bytes.data() + size_t(h.data_offset), size_t(h.data_bytes));
   if (h.swap_bytes) swap_in_place(t);
   return t;
 }
 
-Expected<Tensor> read_npy(const std::string& path, int64_t max_bytes) {
+namespace {
+
+// Opens a regular file for reading and tells its size. Devices and pipes are refused: they have no
+// size to check the header against (and /dev/zero never ends).
+Status open_regular_file(const std::string& path, std::ifstream& in, uint64_t* size) {
   std::error_code ec;
   auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status))
     return error(StatusCode::kNotFound, "cannot open '", path, "': no such file");
   if (std::filesystem::is_directory(status))
     return error(StatusCode::kIoError, "cannot read '", path, "': it is a directory");
-  // Devices and pipes have no size to check the header against (and /dev/zero never ends).
   if (!std::filesystem::is_regular_file(status))
     return error(StatusCode::kIoError, "cannot read '", path, "': not a regular file");
-  std::ifstream in(path, std::ios::binary);
+  in.open(path, std::ios::binary);
   if (!in) return error(StatusCode::kIoError, "cannot open '", path, "': ", errno_text(errno));
   in.seekg(0, std::ios::end);
   std::streamoff end = in.tellg();
   if (end < 0) return error(StatusCode::kIoError, "cannot read '", path, "': not a seekable file");
-  uint64_t total = uint64_t(end);
+  *size = uint64_t(end);
   in.seekg(0);
+  return Status::Ok();
+}
 
+Expected<NpyHeader> read_header_from(std::ifstream& in, uint64_t total, const std::string& path, int64_t max_bytes) {
   // Preamble first (at most 12 bytes), then exactly the header it announces.
   std::string head(std::min<uint64_t>(total, kMagicLen + 2 + 4), '\0');
   in.read(head.data(), std::streamsize(head.size()));
   if (!in) return error(StatusCode::kIoError, "cannot read '", path, "'");
   size_t header_len = 0, preamble_len = 0;
-  Status s = parse_preamble(head, total, path, &header_len, &preamble_len);
-  if (!s.ok()) return s;
+  LB_RETURN_IF_ERROR(parse_preamble(head, total, path, &header_len, &preamble_len));
   std::string header(header_len, '\0');
   in.seekg(std::streamoff(preamble_len));
   in.read(header.data(), std::streamsize(header_len));
   if (!in) return error(StatusCode::kIoError, "cannot read the header of '", path, "'");
-  LB_ASSIGN_OR_RETURN(NpyHeader h, parse_header_text(header, preamble_len, total, path, max_bytes));
+  return parse_header_text(header, preamble_len, total, path, max_bytes);
+}
+
+}  // namespace
+
+Expected<NpyHeader> read_npy_header(const std::string& path) {
+  std::ifstream in;
+  uint64_t total = 0;
+  LB_RETURN_IF_ERROR(open_regular_file(path, in, &total));
+  return read_header_from(in, total, path, std::numeric_limits<int64_t>::max());
+}
+
+Status read_npy_elements(const std::string& path, const NpyHeader& header, int64_t first, int64_t count, void* dst) {
+  const int64_t elem = int64_t(dtype_size(header.dtype));
+  const int64_t numel = elem > 0 ? header.data_bytes / elem : 0;
+  if (first < 0 || count < 0 || first > numel || count > numel - first)
+    return error(StatusCode::kOutOfRange, "'", path, "': elements [", first, ", ", first + count,
+                 ") are outside its array of ", numel, " elements");
+  if (count == 0) return Status::Ok();
+  std::ifstream in;
+  uint64_t total = 0;
+  LB_RETURN_IF_ERROR(open_regular_file(path, in, &total));
+  // The header was read earlier (possibly long ago, by CalibrationData::open): a file rewritten since
+  // would be read at wrong offsets, so at least its size must be unchanged.
+  if (int64_t(total) != header.file_size)
+    return error(StatusCode::kIoError, "'", path, "' changed since its header was read (", header.file_size,
+                 " bytes then, ", total, " now)");
+  in.seekg(std::streamoff(header.data_offset + first * elem));
+  in.read(static_cast<char*>(dst), std::streamsize(count * elem));
+  if (!in || in.gcount() != std::streamsize(count * elem))
+    return error(StatusCode::kIoError, "cannot read the data of '", path, "' (file changed while reading?)");
+  if (header.swap_bytes) swap_in_place(dst, header.dtype, count);
+  return Status::Ok();
+}
+
+Expected<Tensor> read_npy(const std::string& path, int64_t max_bytes) {
+  std::ifstream in;
+  uint64_t total = 0;
+  LB_RETURN_IF_ERROR(open_regular_file(path, in, &total));
+  LB_ASSIGN_OR_RETURN(NpyHeader h, read_header_from(in, total, path, max_bytes));
   LB_ASSIGN_OR_RETURN(Tensor t, allocate_for(h, path, max_bytes));
   if (h.data_bytes > 0) {
+    in.seekg(std::streamoff(h.data_offset));
     in.read(static_cast<char*>(t.raw()), std::streamsize(h.data_bytes));
     if (!in || in.gcount() != std::streamsize(h.data_bytes))
       return error(StatusCode::kIoError, "cannot read the data of '", path, "' (file changed while reading?)");

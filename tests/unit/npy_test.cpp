@@ -367,5 +367,46 @@ TEST(Npy, NumpyReadsFilesWrittenByLowbit) {
   EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.path().string()).c_str()), 0);
 }
 
+// Header first, then element ranges read by seeking (what calibration data does for big files).
+TEST(Npy, HeaderThenElementRanges) {
+  TempDir dir;
+  // Big-endian int32 0..11 as shape (3, 4), written by hand: ranges come back in native order.
+  std::string data;
+  for (int i = 0; i < 12; ++i) data += std::string{0, 0, 0, char(i)};
+  const std::string path = dir.file("be.npy");
+  std::ofstream(path, std::ios::binary) << make_npy("{'descr': '>i4', 'fortran_order': False, 'shape': (3, 4), }",
+                                                    data);
+  auto h = read_npy_header(path);
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(h->dtype, DType::kInt32);
+  EXPECT_TRUE(h->swap_bytes);
+  EXPECT_EQ(h->shape, (Shape{3, 4}));
+  EXPECT_EQ(h->data_bytes, 48);
+  EXPECT_EQ(h->data_offset + h->data_bytes, h->file_size);
+  std::vector<int32_t> got(5);
+  ASSERT_TRUE(read_npy_elements(path, *h, 6, 5, got.data()).ok());
+  EXPECT_EQ(got, (std::vector<int32_t>{6, 7, 8, 9, 10}));
+  EXPECT_TRUE(read_npy_elements(path, *h, 12, 0, got.data()).ok());
+
+  Status outside = read_npy_elements(path, *h, 10, 3, got.data());
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(outside.message().find("elements [10, 13) are outside its array of 12 elements"), std::string::npos);
+  EXPECT_FALSE(read_npy_elements(path, *h, -1, 1, got.data()).ok());
+
+  // The header check needs no memory for the data, so no max_bytes; the file size is still checked.
+  std::ofstream(path, std::ios::binary) << make_npy(
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 4), }", std::string(16, '\0'));
+  auto claims = read_npy_header(path);
+  ASSERT_FALSE(claims.ok());
+  EXPECT_NE(claims.status().message().find("data size mismatch"), std::string::npos);
+  // A file rewritten since its header was read is refused rather than read at stale offsets.
+  Status changed = read_npy_elements(path, *h, 0, 1, got.data());
+  ASSERT_FALSE(changed.ok());
+  EXPECT_NE(changed.message().find("changed since its header was read"), std::string::npos);
+  EXPECT_FALSE(read_npy_header(dir.file("missing.npy")).ok());
+  EXPECT_FALSE(read_npy_header(dir.path().string()).ok());
+}
+
 }  // namespace
 }  // namespace lowbit
