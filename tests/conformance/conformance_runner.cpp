@@ -3,7 +3,14 @@
 // backend test runner does (onnx/backend/test/runner: rtol=1e-3, atol=1e-7, NaN == NaN, dtype and
 // shape must match; integers and bools exactly).
 //
-//   lowbit_conformance [--filter REGEX] [--list-skipped] [--verbose] [--json FILE] [--threads N] CASES_DIR
+//   lowbit_conformance [--filter REGEX] [--list-skipped] [--verbose] [--json FILE] [--threads N]
+//                      [--export-roundtrip] [--upgrade-to OPSET [--only-upgraded]] CASES_DIR
+//
+// --export-roundtrip writes every imported model back to ONNX (export_onnx's serializer, ONNX checker
+// included) and runs the re-imported model instead. --upgrade-to N first upgrades models whose opset is
+// below N with upgrade_opset (then round-trips them as above); the expected outputs stay those of the
+// original opset, so a pass proves the rewrite kept the meaning. --only-upgraded leaves out the cases whose
+// opset is already N or newer (they are not counted). An upgrade refused as unsupported is a skip.
 //
 // CASES_DIR is either the generated root (holding node/) or the node/ folder itself.
 // A case is SKIPPED when import fails with kUnsupported only (an op, dtype or attribute value lowbit
@@ -27,7 +34,9 @@
 #include <string>
 #include <vector>
 
+#include "onnx/exporter.h"
 #include "onnx/importer.h"
+#include "passes/upgrade_opset.h"
 #include "runtime/session.h"
 
 namespace fs = std::filesystem;
@@ -46,6 +55,9 @@ struct Options {
   bool list_skipped = false;
   bool verbose = false;
   int threads = 1;
+  bool export_roundtrip = false;
+  int upgrade_to = 0;  // 0: no upgrade
+  bool only_upgraded = false;
 };
 
 // Cases whose test data contradicts their own model in onnx 1.12 (fixed upstream later): reported as
@@ -89,6 +101,7 @@ struct CaseResult {
   std::string skip_summary;  // one line for the skip table
   std::vector<OutputError> errors;
   double seconds = 0;
+  bool upgraded = false;  // upgrade_opset rewrote it (--upgrade-to)
 };
 
 std::string first_line(const std::string& s, size_t max_len = 300) {
@@ -99,11 +112,14 @@ std::string first_line(const std::string& s, size_t max_len = 300) {
 
 // Op types of the model's nodes (in order), read directly from the protobuf so that skip reasons can
 // be grouped by op even when lowbit's importer rejected the model.
-std::vector<std::string> model_op_types(const fs::path& model_path) {
+std::vector<std::string> model_op_types(const fs::path& model_path, int* opset = nullptr) {
   std::vector<std::string> ops;
   std::ifstream in(model_path, std::ios::binary);
   onnx::ModelProto model;
   if (!in || !model.ParseFromIstream(&in)) return ops;
+  if (opset)
+    for (const auto& op : model.opset_import())
+      if (op.domain().empty() || op.domain() == "ai.onnx") *opset = int(op.version());
   for (const auto& node : model.graph().node()) {
     std::string op = node.op_type();
     if (!node.domain().empty() && node.domain() != "ai.onnx") op = node.domain() + "." + op;
@@ -346,6 +362,30 @@ CaseResult run_case(const fs::path& case_dir, const Options& options) {
     return finish(Outcome::kFailed,
                   str_cat("import failed [", status_code_name(graph.status().code()), "]: ", graph.status().message()));
   }
+  if (options.upgrade_to > 0 && graph->opset < options.upgrade_to) {
+    Status upgraded = upgrade_opset(*graph, options.upgrade_to);
+    if (!upgraded.ok()) {
+      if (upgraded.code() == StatusCode::kUnsupported) {
+        result.skip_op = attribute_skip_to_op(upgraded.message(), model_op_types(model_path));
+        result.skip_summary = "upgrade: " + summarize_reason(upgraded.message(), model_path.string(), result.skip_op);
+        return finish(Outcome::kSkipped, upgraded.message());
+      }
+      return finish(Outcome::kFailed,
+                    str_cat("upgrade failed [", status_code_name(upgraded.code()), "]: ", upgraded.message()));
+    }
+    result.upgraded = true;
+  }
+  if (options.export_roundtrip || result.upgraded) {
+    Expected<std::string> bytes = serialize_onnx(*graph);
+    if (!bytes)
+      return finish(Outcome::kFailed, str_cat("export failed [", status_code_name(bytes.status().code()),
+                                              "]: ", bytes.status().message()));
+    graph = import_onnx_bytes(*bytes, case_dir.string(), "exported " + result.name);
+    if (!graph)
+      return finish(Outcome::kFailed,
+                    str_cat("re-import of the exported model failed [", status_code_name(graph.status().code()),
+                            "]: ", graph.status().message()));
+  }
   Expected<std::unique_ptr<Session>> session = Session::create(std::move(*graph), {.threads = options.threads});
   if (!session)
     return finish(Outcome::kFailed, str_cat("session creation failed [", status_code_name(session.status().code()),
@@ -382,7 +422,10 @@ void print_usage(std::ostream& os) {
         "  --list-skipped  print every skipped case with its reason\n"
         "  --verbose       print max abs/rel error of each output of failing cases, and every case's result\n"
         "  --json FILE     write per-case results as JSON\n"
-        "  --threads N     threads per session (default 1; cases always run one after another)\n";
+        "  --threads N     threads per session (default 1; cases always run one after another)\n"
+        "  --export-roundtrip  export each model to ONNX and run the re-imported model\n"
+        "  --upgrade-to N  upgrade models below opset N (13-17) first, then export and re-import them\n"
+        "  --only-upgraded with --upgrade-to: run only the cases whose opset is below N\n";
 }
 
 bool parse_args(int argc, char** argv, Options* options) {
@@ -404,6 +447,18 @@ bool parse_args(int argc, char** argv, Options* options) {
       std::string v;
       if (!value(&v)) return false;
       options->threads = std::max(1, std::atoi(v.c_str()));
+    } else if (arg == "--upgrade-to") {
+      std::string v;
+      if (!value(&v)) return false;
+      options->upgrade_to = std::atoi(v.c_str());
+      if (options->upgrade_to < 13 || options->upgrade_to > 17) {
+        std::cerr << "lowbit_conformance: --upgrade-to takes an opset from 13 to 17\n";
+        return false;
+      }
+    } else if (arg == "--export-roundtrip") {
+      options->export_roundtrip = true;
+    } else if (arg == "--only-upgraded") {
+      options->only_upgraded = true;
     } else if (arg == "--list-skipped") {
       options->list_skipped = true;
     } else if (arg == "--verbose" || arg == "-v") {
@@ -425,6 +480,10 @@ bool parse_args(int argc, char** argv, Options* options) {
     std::cerr << "lowbit_conformance: no cases folder given\n";
     return false;
   }
+  if (options->only_upgraded && options->upgrade_to == 0) {
+    std::cerr << "lowbit_conformance: --only-upgraded needs --upgrade-to\n";
+    return false;
+  }
   return true;
 }
 
@@ -441,6 +500,7 @@ nlohmann::json to_json(const CaseResult& r) {
   j["seconds"] = r.seconds;
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (!r.skip_op.empty()) j["skip_op"] = r.skip_op;
+  if (r.upgraded) j["upgraded"] = true;
   nlohmann::json outs = nlohmann::json::array();
   for (const auto& e : r.errors)
     outs.push_back({{"name", e.name},
@@ -475,18 +535,30 @@ int main(int argc, char** argv) {
   }
 
   std::vector<fs::path> cases;
+  int not_applicable = 0;  // --only-upgraded: cases already at the target opset
   for (const auto& entry : fs::directory_iterator(root)) {
     if (!entry.is_directory() || !fs::exists(entry.path() / "model.onnx")) continue;
-    if (std::regex_search(entry.path().filename().string(), filter)) cases.push_back(entry.path());
+    if (!std::regex_search(entry.path().filename().string(), filter)) continue;
+    if (options.only_upgraded) {
+      int opset = 0;
+      model_op_types(entry.path() / "model.onnx", &opset);
+      if (opset >= options.upgrade_to) {
+        ++not_applicable;
+        continue;
+      }
+    }
+    cases.push_back(entry.path());
   }
   std::sort(cases.begin(), cases.end());
   if (cases.empty()) std::cerr << "lowbit_conformance: no cases under '" << root.string() << "' match\n";
 
   std::vector<CaseResult> results;
-  int passed = 0, failed = 0, skipped = 0;
+  int passed = 0, failed = 0, skipped = 0, upgraded_passed = 0, upgraded_total = 0;
   auto suite_start = std::chrono::steady_clock::now();
   for (const auto& case_dir : cases) {
     CaseResult r = run_case(case_dir, options);
+    upgraded_total += r.upgraded;
+    upgraded_passed += r.upgraded && r.outcome == Outcome::kPassed;
     switch (r.outcome) {
       case Outcome::kPassed:
         ++passed;
@@ -560,6 +632,10 @@ int main(int argc, char** argv) {
     j["seconds"] = suite_seconds;
     j["rtol"] = kRtol;
     j["atol"] = kAtol;
+    j["export_roundtrip"] = options.export_roundtrip;
+    j["upgrade_to"] = options.upgrade_to;
+    j["upgraded"] = upgraded_total;
+    j["upgraded_passed"] = upgraded_passed;
     j["cases"] = nlohmann::json::array();
     for (const auto& r : results) j["cases"].push_back(to_json(r));
     std::ofstream out(options.json_path);
@@ -568,6 +644,14 @@ int main(int argc, char** argv) {
   }
 
   std::cout << "\n(" << cases.size() << " cases in " << std::fixed << std::setprecision(1) << suite_seconds << " s)\n";
+  if (options.upgrade_to > 0)
+    std::cout << "upgraded to opset " << options.upgrade_to << ": " << upgraded_total << " cases, " << upgraded_passed
+              << " of them passed"
+              << (options.only_upgraded
+                      ? str_cat("; ", not_applicable, " cases already at opset >= ", options.upgrade_to, " left out")
+                      : "")
+              << "\n";
+  if (options.export_roundtrip) std::cout << "every model was exported to ONNX and re-imported before running\n";
   std::cout << passed << " passed, " << failed << " failed, " << skipped << " skipped\n";
   return failed > 0 ? 1 : 0;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Compares lowbit's outputs with reference outputs: max |lowbit - ref| / max |ref| must be <= TOL per output.
 
-    compare_outputs.py --label NAME --lowbit DIR --ort DIR [--torch FILE] [--tol 1e-4]
+    compare_outputs.py --label NAME --lowbit DIR --ort DIR [--torch FILE] [--tol 1e-4] [--ref-name NAME]
 
 --ort DIR holds ONNX Runtime's outputs as <output name>.npy (every one is checked); --torch FILE is PyTorch's
-output for single-output models. Output files of lowbit are looked up by the output name, also with
+output for single-output models (--ref-name names the --ort reference in the report). Output files of lowbit are looked up by the output name, also with
 characters unsafe in file names replaced by '_'. Exit status 1 when any output is out of tolerance,
 missing, or differs in dtype or shape.
 """
@@ -57,6 +57,7 @@ def main():
     ap.add_argument("--ort", required=True)
     ap.add_argument("--torch")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--ref-name", default="onnxruntime")
     args = ap.parse_args()
 
     ort_files = sorted(f for f in os.listdir(args.ort) if f.endswith(".npy"))
@@ -72,7 +73,7 @@ def main():
             print("%-44s FAIL  lowbit wrote no output for '%s' in %s" % (args.label, name, args.lowbit))
             ok = False
             continue
-        ok &= check("%s [%s] vs onnxruntime" % (args.label, name), np.load(path), ref, args.tol)
+        ok &= check("%s [%s] vs %s" % (args.label, name, args.ref_name), np.load(path), ref, args.tol)
         if args.torch:
             torch_ref = np.load(args.torch)
             ok &= check("%s [%s] vs pytorch" % (args.label, name), np.load(path), torch_ref, args.tol)
