@@ -151,6 +151,11 @@ Expected<onnx::ModelProto> build_model(const Graph& g, const ExportOptions& opti
   if (!g.domain.empty()) m.set_domain(g.domain);
   if (g.model_version) m.set_model_version(g.model_version);
   if (!g.doc_string.empty()) m.set_doc_string(g.doc_string);
+  for (auto& [key, value] : g.metadata_props) {
+    auto* kv = m.add_metadata_props();
+    kv->set_key(key);
+    kv->set_value(value);
+  }
   {
     auto* op = m.add_opset_import();
     op->set_domain("");
@@ -252,6 +257,7 @@ Expected<onnx::ModelProto> build_model(const Graph& g, const ExportOptions& opti
   // Intermediate types: readers (and ONNX's strict shape inference below) check them against their own.
   for (const Node* n : nodes)
     for (auto& out : n->outputs) {
+      if (!options.write_value_info) break;
       const ValueInfo* v = out.empty() || outputs.count(out) ? nullptr : g.find(out);
       if (!v || v->type.dtype == DType::kUndefined) continue;
       auto* vi = gp->add_value_info();
@@ -277,6 +283,8 @@ Status run_onnx_checker(onnx::ModelProto& m) {
 Expected<onnx::ModelProto> build_checked_model(const Graph& g, const ExportOptions& options) {
   LB_ASSIGN_OR_RETURN(onnx::ModelProto m, build_model(g, options));
   if (options.run_checker) LB_RETURN_IF_ERROR(run_onnx_checker(m));
+  // Shape inference inside the checker fills value_info in: drop it again when it is not wanted.
+  if (!options.write_value_info) m.mutable_graph()->clear_value_info();
   return m;
 }
 

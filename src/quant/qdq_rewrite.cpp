@@ -59,7 +59,7 @@ std::string describe_params(const TensorQuantParams& p) {
 
 }  // namespace
 
-QuantizedWeight quantize_weight(const Tensor& w, int64_t axis) {
+QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales) {
   QuantizedWeight out;
   out.values = Tensor(DType::kInt8, w.shape());
   const float* src = w.data<float>();
@@ -79,7 +79,11 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis) {
         if (std::isfinite(v)) amax[size_t(c)] = std::max(amax[size_t(c)], v);
       }
   out.scales.resize(size_t(channels));
-  for (int64_t c = 0; c < channels; ++c) out.scales[size_t(c)] = amax[size_t(c)] > 0 ? amax[size_t(c)] / 127.f : 1.f;
+  for (int64_t c = 0; c < channels; ++c) {
+    float& s = out.scales[size_t(c)];
+    s = amax[size_t(c)] > 0 ? amax[size_t(c)] / 127.f : 1.f;
+    if (min_scales && !min_scales->empty()) s = std::max(s, (*min_scales)[min_scales->size() == 1 ? 0 : size_t(c)]);
+  }
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < channels; ++c) {
       const float s = out.scales[size_t(c)];
@@ -100,13 +104,36 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
   std::set<std::string> graph_inputs(g.inputs.begin(), g.inputs.end());
   std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
 
+  // A channel with tiny weights (e.g. dead after BatchNormalization folding) and a large bias would need a
+  // bias beyond int32 at scale s_x * s_w: raise that channel's weight scale instead (as ONNX Runtime does).
+  constexpr double kBiasLimit = 1073741824.0;  // 2^30: headroom for the products the accumulator adds
+  std::map<std::string, std::vector<float>> min_weight_scales;
+  for (auto& bq : plan.biases) {
+    auto pit = params.find(plan.params_source(bq.activation));
+    const Tensor* b = constant_value(g, bq.value);
+    if (pit == params.end() || !b) continue;
+    std::vector<float>& floor = min_weight_scales[bq.weight];
+    floor.resize(std::max<size_t>(floor.size(), size_t(b->numel())), 0.f);
+    for (int64_t c = 0; c < b->numel(); ++c)
+      floor[size_t(c)] = std::max(floor[size_t(c)], float(std::fabs(b->get_as_double(c)) / (double(pit->second.scale) * kBiasLimit)));
+  }
+
   // Weights first: their scales are needed by the biases.
   std::map<std::string, std::vector<float>> weight_scales;
   for (auto& wq : plan.weights) {
     const Tensor* w = constant_value(g, wq.value);
     if (!w || w->dtype() != DType::kFloat32)
       return error(StatusCode::kInternal, "weight '", wq.value, "' of node '", wq.node, "' is not a float constant");
-    QuantizedWeight q = quantize_weight(*w, wq.axis);
+    std::vector<float>* floor = nullptr;
+    if (auto it = min_weight_scales.find(wq.value); it != min_weight_scales.end()) {
+      floor = &it->second;
+      if (wq.axis < 0) *floor = {*std::max_element(floor->begin(), floor->end())};
+    }
+    QuantizedWeight q = quantize_weight(*w, wq.axis, floor);
+    if (floor) {
+      QuantizedWeight plain = quantize_weight(*w, wq.axis);
+      for (size_t c = 0; c < q.scales.size(); ++c) r.raised_weight_scales += q.scales[c] != plain.scales[c];
+    }
     const ValueType like = g.values[wq.value].type;
     std::string q_name = add_constant(g, wq.value + "_quantized", std::move(q.values));
     const int64_t n = int64_t(q.scales.size());

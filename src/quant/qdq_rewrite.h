@@ -37,17 +37,19 @@ struct QdqReport {
   int activations = 0, weights = 0, biases = 0;
   std::vector<std::string> skipped_activations;  // planned but without parameters (e.g. not in a --read-cache)
   std::vector<std::string> float_biases;         // left float because their input or weight stayed float
-  int64_t saturated_bias_values = 0;             // int32 bias values clamped (tiny activation x weight scales)
+  int64_t saturated_bias_values = 0;             // int32 bias values clamped (should stay 0: weight scales are raised)
+  int raised_weight_scales = 0;                  // channels whose weight scale was raised to fit their bias
   std::vector<std::string> io_notes;             // "input 'x': uint8, real = (q - 128) x 0.0187" per quantized graph input/output
 };
 
 // Weight quantization on its own (also used by --weight-only): symmetric int8, [-127, 127], one scale per
-// index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1.
+// index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1. `min_scales` (optional, one per
+// channel or one) raises scales where an int32 bias would otherwise overflow (bias / (s_x * s_w) > 2^30).
 struct QuantizedWeight {
   Tensor values;              // int8, same shape
   std::vector<float> scales;  // per channel (size dim(axis)) or one
 };
-QuantizedWeight quantize_weight(const Tensor& w, int64_t axis);
+QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales = nullptr);
 
 // Applies the plan. Activations whose params are missing are reported and left float. The graph stays valid
 // (re-sorted and re-inferred); unused float weights are removed.

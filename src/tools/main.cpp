@@ -16,6 +16,7 @@
 #include <exception>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "tools/cli_common.h"
 
@@ -31,9 +32,17 @@ constexpr const char* kBackendHelp =
 // loaded or small machine starves the other threads: each oneDNN primitive then costs a scheduler
 // time slice (resnet50 measured 11x slower than passive on this 2-core machine). libgomp reads the
 // policy only at load time, so set it and re-execute once; OMP_WAIT_POLICY=active restores spinning.
-void ensure_passive_openmp_wait(char** argv) {
+//
+// Same re-exec: glibc.malloc.hugetlb=1 lets malloc back large blocks with transparent huge pages. Loading a
+// model touches its whole weight size in fresh memory, and on this VM each 4 KiB page fault is costly:
+// resnet50's import went from ~950 ms to ~120-320 ms with it (bench load_ms, same machine, one session).
+void ensure_runtime_environment(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  std::string t = tunables ? tunables : "";
+  if (t.find("glibc.malloc.hugetlb") == std::string::npos)
+    setenv("GLIBC_TUNABLES", (t.empty() ? std::string() : t + ":").append("glibc.malloc.hugetlb=1").c_str(), 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default policy
 }
 
@@ -110,6 +119,48 @@ int run_cli(int argc, char** argv) {
       "Random inputs: floats uniform in [-1, 1), integers in [0, 8), bools 50/50, from --seed (default 0).\n"
       "Throughput = iterations x batch / measured time; batch is dim 0 of the first input.");
 
+  QuantizeOptions quantize;
+  std::string quantize_backend = "auto";
+  CLI::App* cmd_quantize = app.add_subcommand(
+      "quantize", "Quantize a float model to INT8 (QDQ ONNX) from calibration data, a TensorRT cache or a table");
+  cmd_quantize->add_option("model", quantize.model, "FP32 ONNX model file")->required();
+  cmd_quantize->add_option("-o,--output", quantize.output, "Quantized ONNX model to write");
+  cmd_quantize->add_option("--calib", quantize.calib,
+                           "Calibration data: NAME=FILE.npy (first axis = samples) or NAME=DIR (folder of .npy); repeat per input")
+      ->allow_extra_args(false);
+  cmd_quantize->add_option("--calib-images", quantize.calib_images, "Folder of JPEG/PNG images for the model's image input");
+  cmd_quantize->add_option("--preprocess", quantize.preprocess,
+                           "How images become tensors: \"size=HxW,scale=1/255,mean=a,b,c,std=a,b,c,color=rgb|bgr,layout=nchw|nhwc\"");
+  cmd_quantize->add_option("--calib-limit", quantize.calib_limit, "Use at most N calibration samples")->check(CLI::PositiveNumber);
+  cmd_quantize->add_option("--method", quantize.method, "Range per tensor: auto (lowest quantization error), minmax, entropy "
+                           "(TensorRT EntropyCalibration2), percentile, mse")
+      ->check(CLI::IsMember({"auto", "minmax", "entropy", "percentile", "mse"}));
+  auto* percentile_opt = cmd_quantize->add_option("--percentile", quantize.percentile, "With --method percentile (default 99.99)");
+  cmd_quantize->add_option("--activations", quantize.activations,
+                           "symmetric, asymmetric, or auto (asymmetric for one-sided tensors such as post-ReLU/Sigmoid)")
+      ->check(CLI::IsMember({"auto", "symmetric", "asymmetric"}));
+  cmd_quantize->add_option("--activation-type", quantize.activation_type, "int8 (default) or uint8 activations")
+      ->check(CLI::IsMember({"int8", "uint8"}));
+  cmd_quantize->add_option("--io", quantize.io, "Model inputs/outputs: float (default), int8 or uint8 (scale/zero point printed)")
+      ->check(CLI::IsMember({"float", "int8", "uint8"}));
+  cmd_quantize->add_flag("--weight-only", quantize.weight_only, "int8 weights, float activations (no data needed)");
+  cmd_quantize->add_flag("--per-tensor-weights", quantize.per_tensor_weights, "One scale per weight tensor instead of per channel");
+  cmd_quantize->add_option("--exclude", quantize.exclude, "Keep this node (name) or op type in float; repeatable")
+      ->allow_extra_args(false);
+  cmd_quantize->add_option("--precision", quantize.precision, "NODE=fp32: keep this node in float; repeatable")
+      ->allow_extra_args(false);
+  cmd_quantize->add_option("--write-cache", quantize.write_cache, "Write a TensorRT calibration cache");
+  cmd_quantize->add_option("--read-cache", quantize.read_cache, "Take activation ranges from a TensorRT calibration cache");
+  cmd_quantize->add_option("--table", quantize.table, "Write the calibration table (JSON): method, range, scale, zero point per tensor");
+  cmd_quantize->add_option("--read-table", quantize.read_table, "Take activation ranges from a (reviewed/edited) table");
+  cmd_quantize->add_flag("--table-only", quantize.table_only, "Stop after writing --table / --write-cache");
+  cmd_quantize->add_option("-t,--threads", quantize.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd_quantize->add_option("-b,--backend", quantize_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
+  cmd_quantize->add_flag("-q,--quiet", quantize.quiet, "No progress bar and no summary");
+  cmd_quantize->footer(
+      "Numerics: real = (q - zero_point) x scale; weights int8 symmetric per output channel; biases int32.\n"
+      "The output is a standard QDQ ONNX model (opset >= 13) that ONNX Runtime and TensorRT load. See docs/quantize.md.");
+
   OpsOptions ops;
   CLI::App* cmd_ops = app.add_subcommand("ops", "List the supported operators (the op table)");
   cmd_ops->add_flag("--markdown", ops.markdown, "Print docs/operators.md exactly");
@@ -130,13 +181,18 @@ int run_cli(int argc, char** argv) {
   if (cmd_run->parsed()) return run_run(run);
   if (cmd_bench->parsed()) return run_bench(bench);
   if (cmd_ops->parsed()) return run_ops(ops);
+  if (cmd_quantize->parsed()) {
+    lowbit::parse_backend(quantize_backend, &quantize.backend);
+    quantize.percentile_set = percentile_opt->count() > 0;
+    return run_quantize(quantize);
+  }
   return usage_error("no command given (see 'lowbit --help')");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_passive_openmp_wait(argv);
+  ensure_runtime_environment(argv);
   // Activation buffers of large models exceed glibc's dynamic mmap threshold (32 MiB), so each run
   // would mmap fresh pages and pay page faults again (mobilenet_v2 batch 8: 3x slower). Keep big
   // blocks in the heap for reuse across runs. (The planned activation arena makes this moot.)
