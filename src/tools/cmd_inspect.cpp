@@ -11,6 +11,7 @@
 #include "ir/shape_inference.h"
 #include "ops/op_table.h"
 #include "passes/optimizer.h"
+#include "quant/qdq_inspect.h"
 #include "tools/cli_common.h"
 
 namespace lowbit::cli {
@@ -146,6 +147,15 @@ json model_json(const Graph& g, const std::string& path, const ModelSummary& s) 
   for (auto& i : s.issues) issues.push_back({{"code", status_code_name(i.code)}, {"message", i.message}});
   j["issues"] = issues;
   j["runnable"] = s.issues.empty();
+  json quant = json::array();
+  for (auto& q : quant::describe_quantized_tensors(g))
+    quant.push_back({{"tensor", q.tensor}, {"role", q.role}, {"dtype", dtype_name(q.dtype)}, {"axis", q.axis},
+                     {"scales", q.scales}, {"zero_points", q.zero_points}, {"real_range", {q.real_lo, q.real_hi}},
+                     {"meaning", q.meaning}});
+  j["quantized_tensors"] = quant;
+  json meta = json::object();
+  for (auto& [k, v] : g.metadata_props) meta[k] = v;
+  j["metadata"] = meta;
   return j;
 }
 
@@ -231,6 +241,19 @@ void print_text(const Graph& g, const std::string& path, const ModelSummary& s) 
       o << "\n";
     }
   }
+  auto quantized = quant::describe_quantized_tensors(g);
+  if (!quantized.empty()) {
+    std::map<std::string, int> roles;
+    for (auto& q : quantized) ++roles[q.role];
+    o << "Quantized tensors (" << quantized.size() << ":";
+    for (auto& [role, n] : roles) o << " " << n << " " << (n == 1 ? role : role == "bias" ? "biases" : role + "s");
+    o << "; real = (q - zero_point) x scale):\n";
+    size_t width = 4;
+    for (auto& q : quantized) width = std::max(width, std::min<size_t>(q.tensor.size(), 60));
+    for (auto& q : quantized)
+      o << "  " << q.tensor << std::string(q.tensor.size() < width ? width - q.tensor.size() + 2 : 2, ' ') << q.meaning << "\n";
+  }
+  for (auto& [k, v] : g.metadata_props) o << "Metadata:     " << k << " = " << v << "\n";
   if (s.issues.empty()) {
     o << "Problems: none (lowbit can run this model)\n";
   } else {
