@@ -165,7 +165,8 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
   std::ostringstream os;
   auto mib = [](int64_t b) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / (1 << 20));
+    if (b < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024);
+    else std::snprintf(buf, sizeof buf, "%.2f MiB", double(b) / (1 << 20));
     return std::string(buf);
   };
   os << "prepared:    opset " << r.opset_before << (r.opset_after != r.opset_before ? " -> " + std::to_string(r.opset_after) : "")

@@ -40,9 +40,13 @@ def expect_ok(*args):
     return r
 
 
-def expect_error(*args, code=1, mentions=(), out_dir=None):
-    """Non-zero exit (no crash), exactly one 'lowbit: error:' message first on stderr, nothing left in out_dir."""
+def expect_error(*args, code=1, mentions=(), out_dir=None, allow_progress=False):
+    """Non-zero exit (no crash), exactly one 'lowbit: error:' message first on stderr, nothing left in out_dir.
+    allow_progress: progress lines (calibrating [...]) may come before the error."""
     r = lowbit(*args)
+    if allow_progress:
+        kept = [l for l in r.stderr.splitlines(True) if not l.lstrip("\r").startswith("calibrating [")]
+        r = subprocess.CompletedProcess(r.args, r.returncode, r.stdout, "".join(kept))
     where = f"lowbit {' '.join(args)}\nexit: {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
     assert r.returncode != 0, "expected failure: " + where
     assert 0 < r.returncode < 128, "crashed (signal): " + where
@@ -273,19 +277,22 @@ def case_bench_text():
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
-def main():
+def main(case_globals=None):
+    """Runs one case (or all) of this file, or of another test file that passes its globals()."""
     global ARGS
+    cases = CASES if case_globals is None else {n[5:]: f for n, f in case_globals.items() if n.startswith("case_")}
     parser = argparse.ArgumentParser()
     parser.add_argument("--lowbit", required=True)
     parser.add_argument("--models", required=True)
     parser.add_argument("--source", required=True)
-    parser.add_argument("case", choices=sorted(CASES) + ["all"])
+    parser.add_argument("case", choices=sorted(cases) + ["all"])
     ARGS = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lowbit_cli_") as work:
         ARGS.work = work
-        for name in (sorted(CASES) if ARGS.case == "all" else [ARGS.case]):
-            CASES[name]()
+        for name in (sorted(cases) if ARGS.case == "all" else [ARGS.case]):
+            cases[name]()
             print(f"ok: {name}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def render_page(rng, h, w):
             if rng.random() < 0.2:
                 # A tilted block (photographed or scanned askew): draw larger, rotate, crop.
                 big = text_block(rng, col_w + 40, block_h + 40, paper)
-                big = big.rotate(rng.uniform(-8, 8), resample=Image.BICUBIC, expand=False)
+                big = big.rotate(rng.choice((-1, 1)) * rng.uniform(2, 10), resample=Image.BICUBIC, expand=False)
                 blk = big.crop((20, 20, 20 + col_w, 20 + block_h))
             else:
                 blk = text_block(rng, col_w, block_h, paper)
