@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Checks of quantize_ocr_test.sh on a quantized (QDQ) PaddleOCR model and its outputs.
+
+    check_quantized_ocr.py model --fp32 FILE --int8 FILE [--max-ratio 0.30] [--label NAME]
+        file size <= max-ratio x the FP32 file; onnx.checker.check_model(full_check=True); opset >= 13;
+        every Conv/ConvTranspose weight is an int8 tensor behind a DequantizeLinear (no float weight left).
+    check_quantized_ocr.py iou --ref DIR --test DIR [--threshold 0.3] [--min 0.9] [--label NAME]
+        the detector's probability maps (the single .npy in each folder, N x 1 x H x W) binarized at
+        prob > threshold: IoU(test, ref) per page and their mean; every page must reach --min.
+    check_quantized_ocr.py agree --ref DIR --test DIR [--labels FILE] [--min 0.95] [--label NAME]
+        the direction classifier's N x 2 outputs: fraction of samples where argmax(test) == argmax(ref)
+        (--labels: the true 0/180 per sample, to print each model's accuracy too).
+Prints one line per check; exit status 1 when a check fails.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+
+def load_single_npy(folder):
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".npy"))
+    if len(files) != 1:
+        raise SystemExit("%s: expected one .npy output, found %s" % (folder, files or "none"))
+    return np.load(os.path.join(folder, files[0]))
+
+
+def check_model(args):
+    import onnx
+    from onnx import numpy_helper
+
+    ok = True
+    fp32_size, int8_size = os.path.getsize(args.fp32), os.path.getsize(args.int8)
+    ratio = int8_size / fp32_size
+    size_ok = ratio <= args.max_ratio
+    ok &= size_ok
+    print("%s: size %d -> %d bytes (%.1f KiB -> %.1f KiB), ratio %.3f (limit %.2f): %s" % (
+        args.label, fp32_size, int8_size, fp32_size / 1024, int8_size / 1024, ratio, args.max_ratio,
+        "ok" if size_ok else "FAIL"))
+
+    try:
+        onnx.checker.check_model(args.int8, full_check=True)
+        print("%s: onnx.checker.check_model(full_check=True): ok" % args.label)
+    except Exception as e:  # the checker raises ValidationError, shape inference InferenceError
+        ok = False
+        print("%s: onnx.checker.check_model(full_check=True): FAIL: %s" % (args.label, str(e).splitlines()[0]))
+
+    m = onnx.load(args.int8)
+    opset = {o.domain: o.version for o in m.opset_import}
+    version = opset.get("", opset.get("ai.onnx", 0))
+    opset_ok = version >= 13
+    ok &= opset_ok
+    print("%s: opset %d (>= 13): %s" % (args.label, version, "ok" if opset_ok else "FAIL"))
+
+    # Where each tensor comes from: initializers, Constant nodes, other nodes.
+    consts = {t.name: t for t in m.graph.initializer}
+    producers = {}
+    for n in m.graph.node:
+        for o in n.output:
+            producers[o] = n
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    consts[n.output[0]] = a.t
+    float_weights, int8_weights, bad = 0, 0, []
+    convs = [n for n in m.graph.node if n.op_type in ("Conv", "ConvTranspose")]
+    for n in convs:
+        w = n.input[1]
+        if w in consts:  # a float (or other) weight fed straight into the Conv
+            bad.append("%s %s: weight '%s' is a %s constant" % (
+                n.op_type, n.name, w, onnx.TensorProto.DataType.Name(consts[w].data_type)))
+            float_weights += 1
+            continue
+        dq = producers.get(w)
+        q = dq.input[0] if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q in consts and consts[q].data_type == onnx.TensorProto.INT8:
+            zp = numpy_helper.to_array(consts[dq.input[2]]) if len(dq.input) > 2 and dq.input[2] in consts else None
+            if zp is not None and np.any(zp != 0):
+                bad.append("%s %s: weight zero point is not 0" % (n.op_type, n.name))
+            int8_weights += 1
+        else:
+            bad.append("%s %s: weight '%s' is not an int8 constant behind a DequantizeLinear (from %s)" % (
+                n.op_type, n.name, w, dq.op_type if dq is not None else "a graph input"))
+    weights_ok = not bad and int8_weights > 0
+    ok &= weights_ok
+    float_inits = sum(1 for t in m.graph.initializer if t.data_type == onnx.TensorProto.FLOAT)
+    print("%s: %d Conv/ConvTranspose, %d with int8 weights, %d with float weights; %d float initializers left "
+          "(biases are int32: %s): %s" % (
+              args.label, len(convs), int8_weights, float_weights, float_inits,
+              sum(1 for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT32),
+              "ok" if weights_ok else "FAIL"))
+    for line in bad[:10]:
+        print("  " + line)
+    return ok
+
+
+def check_iou(args):
+    ref, test = load_single_npy(args.ref), load_single_npy(args.test)
+    if ref.shape != test.shape:
+        print("%s: shape %s differs from the reference %s: FAIL" % (args.label, test.shape, ref.shape))
+        return False
+    ious = []
+    for i in range(ref.shape[0]):
+        a, b = ref[i] > args.threshold, test[i] > args.threshold
+        union = np.logical_or(a, b).sum()
+        iou = np.logical_and(a, b).sum() / union if union else 1.0
+        ious.append(iou)
+        print("%s: page %d: IoU %.4f (text pixels: reference %.2f%%, quantized %.2f%%, max |diff| %.3f)%s" % (
+            args.label, i, iou, 100 * a.mean(), 100 * b.mean(), np.abs(ref[i] - test[i]).max(),
+            "" if iou >= args.min else "  < %.2f" % args.min))
+    ok = min(ious) >= args.min
+    print("%s: mean IoU %.4f, min %.4f over %d pages (prob > %.2f; limit %.2f per page): %s" % (
+        args.label, np.mean(ious), min(ious), len(ious), args.threshold, args.min, "ok" if ok else "FAIL"))
+    return ok
+
+
+def check_agree(args):
+    ref, test = load_single_npy(args.ref), load_single_npy(args.test)
+    if ref.shape != test.shape or ref.ndim != 2:
+        print("%s: shape %s vs reference %s: FAIL" % (args.label, test.shape, ref.shape))
+        return False
+    r, t = ref.argmax(1), test.argmax(1)
+    agree = float((r == t).mean())
+    extra = ""
+    if args.labels:
+        truth = np.loadtxt(args.labels, dtype=np.int64).reshape(-1) == 180
+        extra = "; accuracy vs the true rotation: fp32 %.1f%%, quantized %.1f%%" % (
+            100 * (r == truth).mean(), 100 * (t == truth).mean())
+    ok = agree >= args.min
+    print("%s: argmax agrees with fp32 on %d/%d crops (%.1f%%, limit %.0f%%), max |diff| %.4f%s: %s" % (
+        args.label, int((r == t).sum()), len(r), 100 * agree, 100 * args.min, np.abs(ref - test).max(), extra,
+        "ok" if ok else "FAIL"))
+    return ok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("model")
+    p.add_argument("--fp32", required=True)
+    p.add_argument("--int8", required=True)
+    p.add_argument("--max-ratio", type=float, default=0.30)
+    p.set_defaults(func=check_model)
+    p = sub.add_parser("iou")
+    p.add_argument("--ref", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--threshold", type=float, default=0.3)
+    p.add_argument("--min", type=float, default=0.9)
+    p.set_defaults(func=check_iou)
+    p = sub.add_parser("agree")
+    p.add_argument("--ref", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--labels")
+    p.add_argument("--min", type=float, default=0.95)
+    p.set_defaults(func=check_agree)
+    for p in sub.choices.values():
+        p.add_argument("--label", default="quantized")
+    args = ap.parse_args(argv)
+    return 0 if args.func(args) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
