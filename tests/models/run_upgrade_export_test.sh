@@ -5,7 +5,8 @@
 #   (b) give ONNX Runtime the original model's outputs (ONNX Runtime on the original file) within 1e-5 relative,
 #   (c) give lowbit's CLI the same: within 1e-5 of lowbit on the original file, within 1e-4 of ONNX Runtime
 #       (the tolerance of the other real-model tests).
-#   run_upgrade_export_test.sh MODELS_DIR UPGRADE_EXPORT_BIN LOWBIT_BIN MODEL BATCH_TAG OPSET
+# With EXTERNAL_DATA_THRESHOLD (bytes), the weights must go to "<file>.data" (ONNX external data).
+#   run_upgrade_export_test.sh MODELS_DIR UPGRADE_EXPORT_BIN LOWBIT_BIN MODEL BATCH_TAG OPSET [EXTERNAL_DATA_THRESHOLD]
 set -eu
 models=${1:?usage: run_upgrade_export_test.sh MODELS_DIR UPGRADE_EXPORT_BIN LOWBIT_BIN MODEL BATCH_TAG OPSET}
 tool=${2:?}
@@ -13,6 +14,7 @@ lowbit=${3:?}
 model=${4:?}
 tag=${5:?}
 opset=${6:?}
+threshold=${7:-}
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 
@@ -23,7 +25,11 @@ rm -rf "$work"
 mkdir -p "$work"
 exported="$work/${model}.opset${opset}.onnx"
 
-"$tool" "$models/$model.onnx" "$exported" "$opset"
+"$tool" "$models/$model.onnx" "$exported" "$opset" $threshold
+if [ -n "$threshold" ]; then
+  [ -s "$exported.data" ] || { echo "expected external data in $exported.data" >&2; exit 1; }
+  echo "external data: $(wc -c <"$exported") byte model, $(wc -c <"$exported.data") byte $exported.data"
+fi
 
 "$python" - "$exported" "$opset" <<'PY'
 import sys

@@ -285,6 +285,34 @@ TEST(Exporter, CheckerCatchesInconsistentGraphs) {
   EXPECT_TRUE(serialize_onnx(g, {.run_checker = false}).ok());
 }
 
+// What `lowbit quantize` will do: optimize, then export. The fusion passes leave lowbit-internal attributes,
+// so a fully optimized graph is refused (naming a fused node); without them the optimized graph exports.
+TEST(Exporter, OptimizedGraphsExportWithoutFusions) {
+  GraphBuilder b(13);
+  auto x = b.input("x", {Dim::symbol("N"), 3, 8, 8});
+  auto c = b.node("Conv", {x, b.random_constant("w", {3, 3, 3, 3}), b.random_constant("cb", {3})},
+                  {{"pads", ints({1, 1, 1, 1})}});
+  auto bn = b.node("BatchNormalization", {c, b.random_constant("s", {3}), b.random_constant("bb", {3}),
+                                          b.random_constant("m", {3}), b.random_constant("v", {3}, 0.5f, 2.f)});
+  b.output(b.node("Add", {b.node("Relu", {bn}), x}));
+  Graph g = b.build();
+
+  Graph fused = g;
+  ASSERT_TRUE(optimize_graph(fused, {}).ok());
+  auto refused = serialize_onnx(fused);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("lowbit_"), std::string::npos) << refused.status().message();
+
+  Graph plain = g;
+  OptimizeOptions options;
+  options.disabled_passes = {"fuse_conv_activation", "fuse_residual_add"};
+  ASSERT_TRUE(optimize_graph(plain, options).ok());
+  EXPECT_EQ(count_op(plain, "BatchNormalization"), 0);  // folded into the Conv: new initializers
+  Graph back = roundtrip(plain);
+  expect_same_outputs(plain, back, 5, 0.0);
+  expect_same_outputs(g, back, 6);
+}
+
 TEST(Exporter, WritesFileAtomically) {
   TempDir dir;
   Graph g = small_network();
