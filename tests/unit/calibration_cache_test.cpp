@@ -1,5 +1,6 @@
 // TensorRT calibration cache: bit-exact round trip, hand-written TensorRT-style caches, and malformed caches
 // failing with the file name and line number.
+#include "temp_dir.h"
 #include "quant/calibration_cache.h"
 
 #include <gtest/gtest.h>
@@ -17,22 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("lowbit_cache_test_" + std::to_string(getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using lowbit::test::TempDir;
 
 std::string write_text(const TempDir& d, const std::string& name, const std::string& text) {
   const std::string p = d.file(name);

@@ -1,5 +1,6 @@
 // Calibration table (JSON): bit-exact round trip of every field, hand-written minimal entries, and malformed
 // tables failing with a message that names the tensor and field.
+#include "temp_dir.h"
 #include "quant/calibration_table.h"
 
 #include <gtest/gtest.h>
@@ -17,22 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("lowbit_table_test_" + std::to_string(getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using lowbit::test::TempDir;
 
 uint32_t bits(float f) {
   uint32_t b;

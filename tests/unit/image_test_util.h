@@ -1,6 +1,7 @@
 // Test helpers: a temporary folder, and PNG / JPEG writers (libpng, libjpeg) so that tests make their
 // own images with known pixels instead of committing binaries.
 #pragma once
+#include "temp_dir.h"
 #include <gtest/gtest.h>
 #include <jpeglib.h>
 #include <png.h>
@@ -16,24 +17,7 @@
 
 namespace lowbit::testing {
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& tag = "img") {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("lowbit_" + tag + "_test_" + std::to_string(getpid()) + "_" + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using lowbit::test::TempDir;
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);

@@ -1,5 +1,6 @@
 // .npy reader/writer: round trips, header dialects, byte orders, malformed files, and files
 // written (and read back) by numpy itself when /usr/bin/python3 has numpy.
+#include "temp_dir.h"
 #include "io/npy.h"
 
 #include <gtest/gtest.h>
@@ -28,23 +29,7 @@ std::string make_npy(const std::string& dict, const std::string& data, int major
 
 std::string bytes_of(const Tensor& t) { return std::string(static_cast<const char*>(t.raw()), t.nbytes()); }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("lowbit_npy_test_" + std::to_string(getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using lowbit::test::TempDir;
 
 TEST(Npy, RoundTripEveryDtype) {
   for (DType d : {DType::kBool, DType::kInt8, DType::kUint8, DType::kInt16, DType::kUint16, DType::kInt32,
@@ -226,7 +211,7 @@ TEST(Npy, FileErrors) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("nope.npy"), std::string::npos);
 
-  auto directory = read_npy(dir.path().string());
+  auto directory = read_npy(dir.path());
   ASSERT_FALSE(directory.ok());
   EXPECT_NE(directory.status().message().find("directory"), std::string::npos);
 
@@ -287,7 +272,7 @@ TEST(Npy, ReadsFilesWrittenByNumpy) {
                            "for v in [(2, 0), (3, 0)]:\n"
                            "    with open(d + '/v%d.npy' % v[0], 'wb') as f:\n"
                            "        F.write_array(f, np.array([7, 8], dtype=np.uint32), version=v)\n";
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.path().string()).c_str()), 0);
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.path()).c_str()), 0);
 
   auto f4 = read_npy(dir.file("f4.npy"));
   ASSERT_TRUE(f4.ok()) << f4.status().message();
@@ -364,7 +349,7 @@ TEST(Npy, NumpyReadsFilesWrittenByLowbit) {
                            "assert (f.ravel() == np.arange(4) - 1.5).all(), f\n"
                            "assert u.dtype == np.uint16 and u[2] == 65535, u\n"
                            "assert b.dtype == np.bool_ and b.shape == () and bool(b), b\n";
-  EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.path().string()).c_str()), 0);
+  EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " " + dir.path()).c_str()), 0);
 }
 
 // Header first, then element ranges read by seeking (what calibration data does for big files).
@@ -405,7 +390,7 @@ TEST(Npy, HeaderThenElementRanges) {
   ASSERT_FALSE(changed.ok());
   EXPECT_NE(changed.message().find("changed since its header was read"), std::string::npos);
   EXPECT_FALSE(read_npy_header(dir.file("missing.npy")).ok());
-  EXPECT_FALSE(read_npy_header(dir.path().string()).ok());
+  EXPECT_FALSE(read_npy_header(dir.path()).ok());
 }
 
 }  // namespace
