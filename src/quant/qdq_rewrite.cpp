@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "passes/graph_rewrite.h"
 #include "quant/quant_math.h"
@@ -135,15 +136,15 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       for (size_t c = 0; c < q.scales.size(); ++c) r.raised_weight_scales += q.scales[c] != plain.scales[c];
     }
     const ValueType like = g.values[wq.value].type;
-    std::string q_name = add_constant(g, wq.value + "_quantized", std::move(q.values));
+    std::string q_name = add_constant(g, wq.value + "_q", std::move(q.values));
     const int64_t n = int64_t(q.scales.size());
     Shape sshape = wq.axis >= 0 ? Shape{n} : Shape{};
     std::string s_name = add_constant(g, wq.value + "_scale", Tensor::from_vector<float>(DType::kFloat32, sshape, q.scales));
-    std::string z_name =
-        add_constant(g, wq.value + "_zero_point", Tensor::from_vector<int8_t>(DType::kInt8, sshape, std::vector<int8_t>(size_t(n), 0)));
-    std::string out = add_value(g, wq.value + "_dequantized", DType::kFloat32, like);
+    std::string out = add_value(g, wq.value + "_dq", DType::kFloat32, like);
     replace_uses(g, wq.value, out);
-    Node& dq = adder.add(wq.value + "_DequantizeLinear", "DequantizeLinear", {q_name, s_name, z_name}, {out});
+    // No zero point input: ONNX's default is 0 of x's type (int8), exactly the symmetric weights' zero point,
+    // and leaving the all-zero vectors out keeps the file small.
+    Node& dq = adder.add(wq.value + "_DQ", "DequantizeLinear", {q_name, s_name}, {out});
     if (wq.axis >= 0) {
       Attribute a;
       a.kind = Attribute::Kind::kInt;
@@ -156,6 +157,7 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
 
   // Activations.
   std::set<std::string> quantized_activations;
+  std::map<std::string, std::pair<std::string, std::string>> shared_constants;  // params source -> scale, zero point
   for (auto& t : plan.activations) {
     auto it = params.find(plan.params_source(t));
     if (it == params.end()) {
@@ -167,15 +169,24 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       return error(StatusCode::kInvalidArgument, "tensor '", t, "': scale ", p.scale, " is not a positive finite number");
     const ValueType like = g.values[t].type;
     const DType qtype = p.is_unsigned ? DType::kUint8 : DType::kInt8;
-    std::string s_name = add_constant(g, t + "_scale", Tensor::from_vector<float>(DType::kFloat32, {}, {p.scale}));
-    std::string z_name = add_constant(g, t + "_zero_point", scalar_zero_point(p));
+    // Tensors sharing their source's parameters (data movement) share its scale/zero-point constants too.
+    const std::string source = plan.params_source(t);
+    auto shared = shared_constants.find(source);
+    std::string s_name, z_name;
+    if (shared != shared_constants.end()) {
+      std::tie(s_name, z_name) = shared->second;
+    } else {
+      s_name = add_constant(g, source + "_scale", Tensor::from_vector<float>(DType::kFloat32, {}, {p.scale}));
+      z_name = add_constant(g, source + "_zp", scalar_zero_point(p));
+      shared_constants[source] = {s_name, z_name};
+    }
     const bool as_input = options.quantize_inputs && graph_inputs.count(t);
     const bool as_output = options.quantize_outputs && graph_outputs.count(t) && !graph_inputs.count(t);
     if (as_input) {
       // The caller feeds integers: the graph input itself becomes int8/uint8, a DequantizeLinear follows it.
-      std::string deq = add_value(g, t + "_dequantized", DType::kFloat32, like);
+      std::string deq = add_value(g, t + "_dq", DType::kFloat32, like);
       replace_uses(g, t, deq);
-      adder.add(t + "_DequantizeLinear", "DequantizeLinear", {t, s_name, z_name}, {deq});
+      adder.add(t + "_DQ", "DequantizeLinear", {t, s_name, z_name}, {deq});
       g.values[t].type.dtype = qtype;
       r.io_notes.push_back("input '" + t + "': " + describe_params(p));
       g.metadata_props["lowbit.input." + t + ".quantization"] = describe_params(p);
@@ -188,20 +199,20 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       for (auto& node : g.nodes)
         for (auto& o : node.outputs)
           if (o == t) o = flt;
-      std::string deq = add_value(g, t + "_dequantized", DType::kFloat32, like);
+      std::string deq = add_value(g, t + "_dq", DType::kFloat32, like);
       replace_uses(g, t, deq);
-      adder.add(t + "_QuantizeLinear", "QuantizeLinear", {flt, s_name, z_name}, {t});
-      adder.add(t + "_DequantizeLinear", "DequantizeLinear", {t, s_name, z_name}, {deq});
+      adder.add(t + "_Q", "QuantizeLinear", {flt, s_name, z_name}, {t});
+      adder.add(t + "_DQ", "DequantizeLinear", {t, s_name, z_name}, {deq});
       g.values[t].type.dtype = qtype;
       g.values[t].producer = -1;
       r.io_notes.push_back("output '" + t + "': " + describe_params(p));
       g.metadata_props["lowbit.output." + t + ".quantization"] = describe_params(p);
     } else {
-      std::string q = add_value(g, t + "_quantized", qtype, like);
-      std::string deq = add_value(g, t + "_dequantized", DType::kFloat32, like);
+      std::string q = add_value(g, t + "_q", qtype, like);
+      std::string deq = add_value(g, t + "_dq", DType::kFloat32, like);
       replace_uses(g, t, deq);
-      adder.add(t + "_QuantizeLinear", "QuantizeLinear", {t, s_name, z_name}, {q});
-      adder.add(t + "_DequantizeLinear", "DequantizeLinear", {q, s_name, z_name}, {deq});
+      adder.add(t + "_Q", "QuantizeLinear", {t, s_name, z_name}, {q});
+      adder.add(t + "_DQ", "DequantizeLinear", {q, s_name, z_name}, {deq});
     }
     quantized_activations.insert(t);
     ++r.activations;
@@ -235,13 +246,12 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
     }
     const ValueType like = g.values[bq.value].type;
     const Shape sshape = scales.size() == 1 ? Shape{} : Shape{n};
-    std::string q_name = add_constant(g, bq.value + "_quantized", Tensor::from_vector<int32_t>(DType::kInt32, b->shape(), q));
+    std::string q_name = add_constant(g, bq.value + "_q", Tensor::from_vector<int32_t>(DType::kInt32, b->shape(), q));
     std::string s_name = add_constant(g, bq.value + "_scale", Tensor::from_vector<float>(DType::kFloat32, sshape, scales));
-    std::string z_name = add_constant(g, bq.value + "_zero_point",
-                                      Tensor::from_vector<int32_t>(DType::kInt32, sshape, std::vector<int32_t>(scales.size(), 0)));
-    std::string out = add_value(g, bq.value + "_dequantized", DType::kFloat32, like);
+    std::string out = add_value(g, bq.value + "_dq", DType::kFloat32, like);
     replace_uses(g, bq.value, out);
-    Node& dq = adder.add(bq.value + "_DequantizeLinear", "DequantizeLinear", {q_name, s_name, z_name}, {out});
+    // No zero point: 0 (int32) is ONNX's default.
+    Node& dq = adder.add(bq.value + "_DQ", "DequantizeLinear", {q_name, s_name}, {out});
     if (scales.size() > 1) {
       Attribute a;
       a.kind = Attribute::Kind::kInt;

@@ -1,8 +1,12 @@
 // Rewrites a float graph into the QDQ form every INT8 engine understands (ONNX Runtime, TensorRT, lowbit):
 //
-//   weights:      W (float)  ->  W_quantized (int8 initializer) -> DequantizeLinear(axis = output channel)
-//   biases:       B (float)  ->  B_quantized (int32, scale = s_input x s_weight[c]) -> DequantizeLinear
-//   activations:  T -> QuantizeLinear -> T_quantized -> DequantizeLinear -> T_dequantized -> consumers
+//   weights:      W (float)  ->  W_q (int8 initializer), W_scale -> DequantizeLinear "W_DQ" (axis = output channel)
+//   biases:       B (float)  ->  B_q (int32, B_scale = s_input x s_weight[c]) -> DequantizeLinear "B_DQ"
+//   activations:  T -> QuantizeLinear "T_Q" (T_scale, T_zp) -> T_q -> DequantizeLinear "T_DQ" -> T_dq -> consumers
+//
+// Names are short on purpose: in a QDQ file every quantized tensor's name appears ~10 times, and with long
+// PyTorch names (/features/features.16/conv/conv.2/Conv_output_0) suffixes alone cost ~1% of the file.
+// Weight and bias zero points are left out (ONNX's default, 0, is exactly theirs).
 //
 // Each weight is stored once, as int8 (the float copy is dropped), which is what makes the file ~4x smaller.
 // Every consumer of a quantized tensor reads the dequantized value, so running the QDQ graph in float

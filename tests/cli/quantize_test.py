@@ -83,8 +83,8 @@ def case_quantize_basic():
     assert m.opset_import[0].version == 13
     # BN folded, weights stored once as int8, biases int32, no float weight left for Conv/Gemm.
     assert not any(n.op_type == "BatchNormalization" for n in m.graph.node)
-    assert inits["conv1_bn_W_quantized"].dtype == np.int8 and inits["wfc_quantized"].dtype == np.int8
-    assert inits["b2_quantized"].dtype == np.int32
+    assert inits["conv1_bn_W_q"].dtype == np.int8 and inits["wfc_q"].dtype == np.int8
+    assert inits["b2_q"].dtype == np.int32
     assert "conv1_bn_W" not in inits and "w2" not in inits and "wfc" not in inits
     assert sum(n.op_type == "QuantizeLinear" for n in m.graph.node) >= 4
     t = json.load(open(table))
@@ -112,12 +112,12 @@ def case_quantize_modes():
     expect_ok("quantize", model, "--weight-only", "-o", out)
     m, inits = load_inits(out)
     assert not any(n.op_type == "QuantizeLinear" for n in m.graph.node)
-    assert inits["conv1_bn_W_quantized"].dtype == np.int8
+    assert inits["conv1_bn_W_q"].dtype == np.int8
     # --exclude an op type and --precision a node: their weights stay float.
     out = os.path.join(d, "ex.onnx")
     expect_ok("quantize", model, "--calib", "x=" + calib, "-o", out, "--exclude", "Gemm", "--precision", "conv2=fp32", "-q")
     _, inits = load_inits(out)
-    assert inits["wfc"].dtype == np.float32 and inits["w2"].dtype == np.float32 and "conv1_bn_W_quantized" in inits
+    assert inits["wfc"].dtype == np.float32 and inits["w2"].dtype == np.float32 and "conv1_bn_W_q" in inits
     # --io uint8: integer input and output, the parameters printed and stored in the model.
     out = os.path.join(d, "io.onnx")
     r = expect_ok("quantize", model, "--calib", "x=" + calib, "-o", out, "--io", "uint8")
@@ -159,7 +159,7 @@ def case_quantize_cache_table():
     expect_ok("quantize", model, "--read-cache", cache, "-o", out, "-q")
     _, inits = load_inits(out)
     x_scale = struct.unpack(">f", bytes.fromhex(entries["x"].rjust(8, "0")))[0]
-    assert abs(float(inits["x_scale"]) - x_scale) < 1e-9 and int(inits["x_zero_point"]) == 0
+    assert abs(float(inits["x_scale"]) - x_scale) < 1e-9 and int(inits["x_zp"]) == 0
     # A hand-written TensorRT-style cache naming one tensor: the others stay float, with a warning.
     hand = os.path.join(d, "hand.cache")
     open(hand, "w").write("TRT-8601-EntropyCalibration2\nx: 3c010204\nno_such_tensor: 3c000000\n")

@@ -86,9 +86,9 @@ TEST(QdqRewrite, BuildsAValidGraphCloseToFloatWithInt8WeightsAndInt32Biases) {
   // Weights stored once: the float initializers are gone, int8 and int32 ones replace them.
   EXPECT_EQ(q.find("w1"), nullptr);
   EXPECT_EQ(q.find("b1"), nullptr);
-  ASSERT_NE(q.constant("w1_quantized"), nullptr);
-  EXPECT_EQ(q.constant("w1_quantized")->dtype(), DType::kInt8);
-  EXPECT_EQ(q.constant("b1_quantized")->dtype(), DType::kInt32);
+  ASSERT_NE(q.constant("w1_q"), nullptr);
+  EXPECT_EQ(q.constant("w1_q")->dtype(), DType::kInt8);
+  EXPECT_EQ(q.constant("b1_q")->dtype(), DType::kInt32);
   // Bias scale = s_x * s_w[c].
   const Tensor* bs = q.constant("b1_scale");
   const Tensor* ws = q.constant("w1_scale");
