@@ -112,8 +112,8 @@ rm -rf "$WORK/calib_pages" "$WORK/held_pages" "$WORK/held_fp32" "$WORK/held_int8
 "$PY" tests/models/render_text_pages.py pages --seed 1 --count 16 --png-dir "$WORK/calib_pages"
 "$PY" tests/models/render_text_pages.py pages --seed 2 --count 4 --png-dir "$WORK/held_pages" --npy "$WORK/held_pages.npy"
 PREPROCESS="size=640x640,scale=1/255,mean=0.485,0.456,0.406,std=0.229,0.224,0.225,color=rgb"  # PaddleOCR's
-echo "+ lowbit quantize $MODEL --calib-images $WORK/calib_pages --preprocess \"
-echo "    \"$PREPROCESS\" -o $WORK/det_int8.onnx --table $WORK/det_table.json"
+printf '+ lowbit quantize %s --calib-images %s \\\n    --preprocess "%s" -o %s --table %s\n' \
+  "$MODEL" "$WORK/calib_pages" "$PREPROCESS" "$WORK/det_int8.onnx" "$WORK/det_table.json"
 "$LOWBIT" quantize "$MODEL" --calib-images "$WORK/calib_pages" --preprocess "$PREPROCESS" \
   -o "$WORK/det_int8.onnx" --table "$WORK/det_table.json" 2>&1 | grep -v '^calibrating'
 "$PY" tests/models/check_quantized_ocr.py model --fp32 "$MODEL" --int8 "$WORK/det_int8.onnx" --label "int8 model"
