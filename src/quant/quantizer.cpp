@@ -1,6 +1,8 @@
 #include "quant/quantizer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -135,11 +137,22 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     r.calibration_samples = stats.samples;
     r.calibration_seconds = stats.seconds;
     r.source = "calibration data";
-    for (auto& t : sources) {
-      CalibOptions co = options.calib;
-      co.unsigned_int = unsigned_for(graph, t, options);
-      r.table.push_back(calibrate_tensor(t, stats.observers.at(t), co));
-    }
+    // Choosing thresholds only reads the observers: one tensor per worker (auto evaluates five candidates per
+    // tensor, ~0.1 s each on big histograms, so this is most of the time after the calibration run).
+    r.table.resize(sources.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < sources.size();) {
+        CalibOptions co = options.calib;
+        co.unsigned_int = unsigned_for(graph, sources[i], options);
+        r.table[i] = calibrate_tensor(sources[i], stats.observers.at(sources[i]), co);
+      }
+    };
+    const unsigned workers = std::max(1u, std::min(options.threads > 0 ? unsigned(options.threads) : std::thread::hardware_concurrency(), 16u));
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
   }
   r.graph = std::move(graph);
   return r;
