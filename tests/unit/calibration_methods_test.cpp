@@ -406,6 +406,7 @@ TEST(CalibrateTensor, AutoPicksLowestExpectedErrorAndRecordsCandidates) {
   EXPECT_LT(ent.threshold, 50.f);
 
   opt.method = CalibMethod::kAuto;
+  opt.range = ActivationRange::kSymmetric;  // (auto range would go asymmetric: -1..50 is skewed)
   const TensorCalibration a = calibrate_tensor("t", o, opt);
   ASSERT_EQ(a.candidates.size(), 5u);
   ASSERT_EQ(a.candidate_details.size(), 5u);
@@ -503,6 +504,48 @@ TEST(CalibrateTensor, ZerosAndConstants) {
     EXPECT_EQ(c.zero_point, -128);
     EXPECT_LT(c.quant_mse, 1e-5);
   }
+}
+
+}  // namespace
+}  // namespace lowbit::quant
+
+namespace lowbit::quant {
+namespace {
+
+TEST(CalibrateTensor, AutoRangeIsAsymmetricForSkewedTensorsOnly) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> skew(-0.4f, 80.f), even(-3.f, 2.f);
+  std::vector<float> a(20000), b(20000);
+  for (float& v : a) v = skew(rng);
+  for (float& v : b) v = even(rng);
+  TensorObserver oa, ob;
+  observe(oa, a);
+  observe(ob, b);
+  CalibOptions opt;  // method auto, range auto
+  EXPECT_FALSE(calibrate_tensor("hardswish_like", oa, opt).symmetric);  // -0.4..80: smaller side < half
+  EXPECT_TRUE(calibrate_tensor("conv_like", ob, opt).symmetric);        // -3..2: balanced enough
+}
+
+TEST(CalibrateTensor, AutoNeverClipsMoreThanPercentile9999) {
+  // A skewed tensor (hard-swish-like: 0..80 plus 1% of small negatives down to -0.4). On the asymmetric grid
+  // the MSE optimum cuts the thin negative side (it barely moves the error), auto must keep the 99.99% point.
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> pos(0.f, 80.f), neg(-0.4f, 0.f);
+  std::vector<float> x(200000);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = i % 100 == 0 ? neg(rng) : pos(rng);
+  TensorObserver o;
+  observe(o, x);
+  CalibOptions opt;
+  opt.method = CalibMethod::kMse;
+  const TensorCalibration mse = calibrate_tensor("t", o, opt);
+  opt.method = CalibMethod::kPercentile;
+  const TensorCalibration pct = calibrate_tensor("t", o, opt);
+  ASSERT_FALSE(pct.symmetric);
+  ASSERT_GT(mse.range_lo, pct.range_lo) << "the test needs MSE to clip the negative side harder than the percentile";
+  opt.method = CalibMethod::kAuto;
+  const TensorCalibration a = calibrate_tensor("t", o, opt);
+  EXPECT_LE(a.range_lo, pct.range_lo * (1 - 1e-5f)) << a.method;
+  EXPECT_GE(a.range_hi, pct.range_hi * (1 - 1e-5f)) << a.method;
 }
 
 }  // namespace
