@@ -38,16 +38,24 @@ Status quant_layout(KernelContext& ctx, QuantLayout* l) {
   return Status::Ok();
 }
 
-// Runs body(channel, begin, end) over the flat ranges of x, split for the thread pool.
+// Runs body(channel, begin, end) over the flat ranges of x, split for the thread pool into chunks of ~16K
+// elements that never cross a channel boundary (a per-tensor Q/DQ of a big activation is one channel: it still
+// gets every thread).
 template <typename F>
 void for_each_channel_range(KernelContext& ctx, const QuantLayout& l, F&& body) {
-  const int64_t blocks = l.outer * l.channels;
+  constexpr int64_t kChunk = 16384;
+  const int64_t inner = std::max<int64_t>(1, l.inner);
   ctx.parallel_for(
-      blocks,
-      [&](int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; ++b) body(b % l.channels, b * l.inner, std::min(l.total, (b + 1) * l.inner));
+      (l.total + kChunk - 1) / kChunk,
+      [&](int64_t first, int64_t last) {
+        for (int64_t s = first * kChunk, e = std::min(l.total, last * kChunk); s < e;) {
+          const int64_t block = s / inner;
+          const int64_t block_end = std::min(e, (block + 1) * inner);
+          body(block % l.channels, s, block_end);
+          s = block_end;
+        }
       },
-      std::max<int64_t>(1, 16384 / std::max<int64_t>(1, l.inner)));
+      1);
 }
 
 template <typename Q>
