@@ -97,7 +97,7 @@ bool is_onednn_candidate(const Node& node) {
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add",  "Mul",       "Sub",
       "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish", "MatMul",
-      "ConvTranspose", "Resize", "Upsample", "Concat"};
+      "ConvTranspose", "Resize", "Upsample", "Concat", "LayerNormalization", "InstanceNormalization"};
   return node.domain.empty() && ops.count(node.op_type);
 }
 
