@@ -97,7 +97,7 @@ bool is_onednn_candidate(const Node& node) {
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add",  "Mul",       "Sub",
       "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish", "MatMul",
-      "ConvTranspose", "Resize", "Upsample", "Concat"};
+      "ConvTranspose", "Resize", "Upsample", "Concat", "LayerNormalization", "InstanceNormalization"};
   return node.domain.empty() && ops.count(node.op_type);
 }
 
@@ -268,8 +268,14 @@ struct Plan::Impl {
     std::vector<memory> mems(ins.size());
     for (size_t i = 0; i < ins.size(); ++i) {
       if (!ins[i] || step.kernel->input_descs[i].data.ndims == 0) continue;  // omitted, or a baked constant
-      if (step.plain_inputs) LB_RETURN_IF_ERROR(plain(*ins[i]).status());
-      mems[i] = as_memory(*ins[i]);
+      if (step.plain_inputs) {
+        // The value's own memory may still be the blocked buffer (plain() keeps it for blocked consumers):
+        // hand the kernel the plain copy it was built for.
+        LB_ASSIGN_OR_RETURN(Tensor * t, plain(*ins[i]));
+        mems[i] = memory(onednn::plain_desc(t->shape()), onednn::cpu_engine(), t->raw());
+      } else {
+        mems[i] = as_memory(*ins[i]);
+      }
     }
     std::vector<memory> outs;
     std::vector<void*> held;

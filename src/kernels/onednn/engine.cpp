@@ -95,6 +95,8 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
     if (op == "ConvTranspose") return create_conv_transpose_kernel(node, opset, inputs, output_shapes);
     if (op == "Resize" || op == "Upsample") return create_resize_kernel(node, opset, inputs, output_shapes);
     if (op == "Concat") return create_concat_kernel(node, opset, inputs, output_shapes);
+    if (op == "LayerNormalization" || op == "InstanceNormalization")
+      return create_norm_kernel(node, opset, inputs, output_shapes);
     return create_eltwise_kernel(node, opset, inputs, output_shapes);
   } catch (const dnnl::error&) {
     return nullptr;  // oneDNN has no implementation for this combination

@@ -78,6 +78,9 @@ std::unique_ptr<Kernel> create_resize_kernel(const Node& node, int opset, const 
                                              const std::vector<Shape>& output_shapes);
 std::unique_ptr<Kernel> create_concat_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                              const std::vector<Shape>& output_shapes);
+// LayerNormalization (opset >= 17, Y only) and InstanceNormalization (src/kernels/onednn/norm.cpp).
+std::unique_ptr<Kernel> create_norm_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                           const std::vector<Shape>& output_shapes);
 
 // An eltwise step (algorithm + alpha/beta) for an ONNX activation, used both by the standalone eltwise
 // kernel and as a post-op of Conv. HardSigmoid needs two steps (linear, then clip to [0, 1]).
