@@ -131,6 +131,7 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     SessionOptions so;
     so.threads = options.threads;
     so.backend = options.backend;
+    so.max_tensor_bytes = options.max_tensor_bytes;
     LB_ASSIGN_OR_RETURN(auto session, Session::create(graph, so));
     LB_ASSIGN_OR_RETURN(auto stats, collect_statistics(*session, *data, sources, {options.progress}));
     r.calibration_batches = stats.batches;

@@ -41,6 +41,7 @@ struct QuantizeOptions {
   std::string read_table;        // --read-table: a (reviewed, edited) calibration table instead of data
   int threads = 0;
   Backend backend = Backend::kAuto;
+  int64_t max_tensor_bytes = kDefaultMaxTensorBytes;  // --max-memory: cap on any one tensor during calibration
   bool progress = false;
   int target_opset = 13;
 };

@@ -281,6 +281,12 @@ struct Plan::Impl {
     std::vector<void*> held;
     if (step.kernel->output_descs.size() != node.outputs.size())
       return error(StatusCode::kInternal, node.describe(), ": oneDNN kernel has the wrong number of outputs");
+    for (size_t i = 0; i < node.outputs.size(); ++i)  // the same cap the reference path applies per tensor
+      if (int64_t(step.kernel->output_descs[i].get_size()) > options.max_tensor_bytes)
+        return error(StatusCode::kResourceExhausted, node.describe(), ": output '", node.outputs[i], "' (",
+                     shape_to_string(onednn::desc_shape(step.kernel->output_descs[i])), ") would need ",
+                     step.kernel->output_descs[i].get_size(), " bytes, more than the ", options.max_tensor_bytes,
+                     "-byte tensor cap");
     try {
       for (auto& d : step.kernel->output_descs) {
         held.push_back(buffers.acquire(d.get_size()));

@@ -1,5 +1,7 @@
 #include "tools/cli_common.h"
 
+#include <cctype>
+
 #include "passes/optimizer.h"
 
 #include <unistd.h>
@@ -28,7 +30,31 @@ int print_error(const std::string& message, int exit_code) {
   return exit_code;
 }
 
-Expected<Graph> load_model(const std::string& path, bool validate) {
+Expected<int64_t> parse_memory_size(const std::string& text) {
+  size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  std::string unit = text.substr(pos);
+  for (auto& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'B' && unit.size() > 1) unit.pop_back();  // "4GB" == "4G"
+  double mult = unit.empty() || unit == "B" ? 1 : unit == "K" ? 1024.0 : unit == "M" ? 1048576.0
+                : unit == "G" ? 1073741824.0 : unit == "T" ? 1099511627776.0 : -1;
+  if (pos == 0 || mult < 0 || !(value > 0) || value * mult > 9.0e18)
+    return error(StatusCode::kInvalidArgument, "--max-memory '", text, "': expected a size such as 4G, 512M or 1048576");
+  return int64_t(value * mult);
+}
+
+void add_max_memory_flag(CLI::App* cmd, std::string* text) {
+  cmd->add_option("--max-memory", *text,
+                  "Largest tensor (weights or activations) lowbit may allocate, e.g. 2G or 512M (default 16G); "
+                  "a model or input that needs more fails with the node/tensor name before allocating");
+}
+
+Expected<Graph> load_model(const std::string& path, bool validate, int64_t max_tensor_bytes) {
   std::error_code ec;
   auto st = fs::status(path, ec);
   if (ec || !fs::exists(st)) return error(StatusCode::kNotFound, "cannot open model '", path, "': no such file");
@@ -37,6 +63,7 @@ Expected<Graph> load_model(const std::string& path, bool validate) {
     return error(StatusCode::kIoError, "cannot read model '", path, "': not a regular file");
   ImportOptions options;
   options.validate = validate;
+  options.max_tensor_bytes = max_tensor_bytes;
   return import_onnx_file(path, options);
 }
 

@@ -49,6 +49,7 @@ struct InspectOptions {
 };
 
 struct RunOptions {
+  std::string max_memory;  // --max-memory SIZE: cap on any one tensor (default 16G)
   std::string model;
   std::vector<std::string> inputs;  // NAME=FILE.npy (or FILE.npy for a one-input model)
   std::string output_dir;
@@ -60,6 +61,7 @@ struct RunOptions {
 };
 
 struct BenchOptions {
+  std::string max_memory;  // --max-memory SIZE: cap on any one tensor (default 16G)
   std::string model;
   std::vector<std::string> shapes;  // NAME=1x3x224x224
   std::vector<std::string> inputs;  // NAME=FILE.npy
@@ -77,6 +79,7 @@ struct BenchOptions {
 };
 
 struct QuantizeOptions {
+  std::string max_memory;  // --max-memory SIZE: cap on any one tensor (default 16G)
   std::string model, output;
   std::vector<std::string> calib;      // NAME=FILE.npy or NAME=DIR
   std::string calib_images, preprocess;
@@ -109,7 +112,12 @@ int run_quantize(const QuantizeOptions& options);
 // ---- helpers --------------------------------------------------------------------------------
 
 // Imports a model. With validate=false, structural import only (inspect runs validation itself).
-Expected<Graph> load_model(const std::string& path, bool validate);
+// max_tensor_bytes caps any single initializer or inferred tensor (--max-memory).
+Expected<Graph> load_model(const std::string& path, bool validate, int64_t max_tensor_bytes = kDefaultMaxTensorBytes);
+// "--max-memory" values: bytes, or a number with K/M/G/T (binary units, e.g. "4G", "512M", "1.5G").
+Expected<int64_t> parse_memory_size(const std::string& text);
+// Adds --max-memory SIZE to a subcommand (the text is parsed by parse_memory_size when the command runs).
+void add_max_memory_flag(CLI::App* cmd, std::string* text);
 // Runs the graph optimizer unless flags.disabled; `reports` (optional) receives what each pass changed.
 Status optimize_model(Graph& g, const OptimizeFlags& flags, std::vector<PassReport>* reports = nullptr);
 // Adds --no-optimize / --disable-pass / --keep-node to a subcommand.

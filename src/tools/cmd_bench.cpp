@@ -166,8 +166,14 @@ int run_bench(const BenchOptions& options) {
   }
   Progress progress(options.quiet);
 
+  int64_t max_bytes = kDefaultMaxTensorBytes;
+  if (!options.max_memory.empty()) {
+    auto m = parse_memory_size(options.max_memory);
+    if (!m) return usage_error(m.status().message());
+    max_bytes = *m;
+  }
   auto load_start = Clock::now();
-  auto graph = load_model(options.model, /*validate=*/true);
+  auto graph = load_model(options.model, /*validate=*/true, max_bytes);
   if (!graph) return fail(graph.status());
   const Graph& g = *graph;
 
@@ -230,6 +236,7 @@ int run_bench(const BenchOptions& options) {
     return fail(s.with_context("'" + options.model + "'"));
   SessionOptions session_options;
   session_options.threads = options.threads;
+  session_options.max_tensor_bytes = max_bytes;
   session_options.backend = options.backend;
   auto session_or = Session::create(std::move(*graph), session_options);
   if (!session_or) return fail(session_or.status().with_context("'" + options.model + "'"));

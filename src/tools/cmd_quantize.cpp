@@ -84,7 +84,13 @@ int run_quantize(const QuantizeOptions& o) {
       return fail(error(StatusCode::kNotFound, "cannot write '", o.output, "': folder '", parent.string(), "' does not exist"));
   }
 
-  auto graph = load_model(o.model, /*validate=*/true);
+  if (!o.max_memory.empty()) {
+    auto m = parse_memory_size(o.max_memory);
+    if (!m) return usage_error(m.status().message());
+    qo.max_tensor_bytes = *m;
+    qo.data.max_batch_bytes = *m;
+  }
+  auto graph = load_model(o.model, /*validate=*/true, qo.max_tensor_bytes);
   if (!graph) return fail(graph.status());
   // An unnamed --calib goes to the only input (assign_to_inputs checks names and duplicates).
   if (!qo.data.sources.empty()) {

@@ -44,7 +44,13 @@ int run_run(const RunOptions& options) {
   }
   if (Status s = check_output_dir(options.output_dir); !s.ok()) return fail(s);
 
-  auto graph = load_model(options.model, /*validate=*/true);
+  int64_t max_bytes = kDefaultMaxTensorBytes;
+  if (!options.max_memory.empty()) {
+    auto m = parse_memory_size(options.max_memory);
+    if (!m) return usage_error(m.status().message());
+    max_bytes = *m;
+  }
+  auto graph = load_model(options.model, /*validate=*/true, max_bytes);
   if (!graph) return fail(graph.status());
   auto files = assign_to_inputs(*graph, args, "--input");
   if (!files) return fail(files.status());
@@ -69,6 +75,7 @@ int run_run(const RunOptions& options) {
     return fail(s.with_context("'" + options.model + "'"));
   SessionOptions session_options;
   session_options.threads = options.threads;
+  session_options.max_tensor_bytes = max_bytes;
   session_options.backend = options.backend;
   auto session = Session::create(std::move(*graph), session_options);
   if (!session) return fail(session.status().with_context("'" + options.model + "'"));

@@ -86,6 +86,7 @@ int run_cli(int argc, char** argv) {
   cmd_run->add_option("-o,--output-dir", run.output_dir, "Folder for the outputs (created if missing)")->required();
   cmd_run->add_option("-t,--threads", run.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   add_optimize_flags(cmd_run, &run.optimize);
+  add_max_memory_flag(cmd_run, &run.max_memory);
   cmd_run->add_option("-b,--backend", run_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_run->add_flag("--cast", run.cast,
                     "Convert inputs whose .npy dtype differs from the model's (otherwise an error)");
@@ -109,6 +110,7 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   cmd_bench->add_option("-t,--threads", bench.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   add_optimize_flags(cmd_bench, &bench.optimize);
+  add_max_memory_flag(cmd_bench, &bench.max_memory);
   cmd_bench->add_option("-b,--backend", bench_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_bench->add_option("--seed", bench.seed, "Seed of the random inputs");
   cmd_bench->add_flag("--json", bench.json, "Print one JSON object on stdout (progress still goes to stderr)");
@@ -157,6 +159,7 @@ int run_cli(int argc, char** argv) {
   cmd_quantize->add_option("-t,--threads", quantize.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd_quantize->add_option("-b,--backend", quantize_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_quantize->add_flag("-q,--quiet", quantize.quiet, "No progress bar and no summary");
+  add_max_memory_flag(cmd_quantize, &quantize.max_memory);
   cmd_quantize->footer(
       "Numerics: real = (q - zero_point) x scale; weights int8 symmetric per output channel; biases int32.\n"
       "The output is a standard QDQ ONNX model (opset >= 13) that ONNX Runtime and TensorRT load. See docs/quantize.md.");

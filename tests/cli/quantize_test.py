@@ -214,5 +214,24 @@ def case_quantize_errors():
     assert [f for f in os.listdir(d) if f.startswith("never") or ".tmp" in f] == [], os.listdir(d)
 
 
+def case_max_memory():
+    """--max-memory caps any one tensor: weights at import, activations before they are allocated."""
+    d, model, calib = setup("q_maxmem", samples=2)
+    x = os.path.join(d, "x.npy")
+    np.save(x, np.random.RandomState(2).rand(1, 3, 16, 16).astype(np.float32))
+    expect_ok("run", model, "--input", "x=" + x, "-o", os.path.join(d, "ok"), "--max-memory", "1M", "-q")
+    # w1 is 8x3x3x3 floats = 864 bytes: over a 512-byte cap, named in the message.
+    expect_error("run", model, "--input", "x=" + x, "-o", os.path.join(d, "o1"), "--max-memory", "512",
+                 mentions=("'w1'", "512-byte"), out_dir=os.path.join(d, "o1"))
+    # The first activation (8x16x16 floats = 8 KiB) over a 4 KiB cap: fails at that node, before allocating.
+    big = os.path.join(d, "big.npy")
+    np.save(big, np.random.RandomState(2).rand(1, 3, 16, 16).astype(np.float32))
+    expect_error("run", model, "--input", "x=" + big, "-o", os.path.join(d, "o2"), "--max-memory", "4K",
+                 mentions=("conv1",), out_dir=os.path.join(d, "o2"))
+    expect_error("bench", model, "--shape", "x=1x3x16x16", "--max-memory", "lots", code=2, mentions=("--max-memory",))
+    expect_error("quantize", model, "--calib", "x=" + calib, "-o", os.path.join(d, "q.onnx"), "--max-memory", "512",
+                 mentions=("512-byte",))
+
+
 if __name__ == "__main__":
     sys.exit(cli_test.main(globals()))
