@@ -40,7 +40,22 @@ struct PyValue {
   bool int_overflow = false;
   std::vector<PyValue> items;                         // tuple / list
   std::vector<std::pair<std::string, PyValue>> dict;  // keys are always strings in a header
+
+  // Special members defined below, where PyValue is complete: clang (with libstdc++ 12) otherwise
+  // instantiates the vector<pair<string, PyValue>> members while PyValue is still incomplete.
+  PyValue();
+  PyValue(const PyValue&);
+  PyValue(PyValue&&) noexcept;
+  PyValue& operator=(const PyValue&);
+  PyValue& operator=(PyValue&&) noexcept;
+  ~PyValue();
 };
+PyValue::PyValue() = default;
+PyValue::PyValue(const PyValue&) = default;
+PyValue::PyValue(PyValue&&) noexcept = default;
+PyValue& PyValue::operator=(const PyValue&) = default;
+PyValue& PyValue::operator=(PyValue&&) noexcept = default;
+PyValue::~PyValue() = default;
 
 class LiteralParser {
  public:

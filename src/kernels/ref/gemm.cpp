@@ -256,8 +256,17 @@ const std::vector<Kernel>& available_kernels() {
     std::vector<Kernel> k;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) k.push_back({compute_block_avx512, compute_skinny_avx512, "avx512 8x32"});
-    if (__builtin_cpu_supports("x86-64-v3")) k.push_back({compute_block_avx2, compute_skinny_avx2, "avx2+fma 6x16"});
+#if defined(__clang__)  // clang 14 knows no "x86-64-vN" levels here (the fuzz build): test the features themselves
+    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2");
+    const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                    __builtin_cpu_supports("avx512vl");
+#else
+    const bool v3 = __builtin_cpu_supports("x86-64-v3");
+    const bool v4 = __builtin_cpu_supports("x86-64-v4");
+#endif
+    if (v4) k.push_back({compute_block_avx512, compute_skinny_avx512, "avx512 8x32"});
+    if (v3) k.push_back({compute_block_avx2, compute_skinny_avx2, "avx2+fma 6x16"});
 #endif
     k.push_back({compute_block_baseline, compute_skinny_baseline, "baseline 4x8"});
     return k;
