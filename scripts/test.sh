@@ -50,7 +50,7 @@ if [ "$PRESET" = asan ]; then
   # exitcode=23: a sanitizer abort must not look like lowbit's own exit codes (1 error, 2 usage).
   # detect_leaks=1: lowbit's own leaks fail the run; known leaks of uninstrumented system libraries are
   # suppressed in lsan.supp (see there). halt_on_error + -fno-sanitize-recover: the first report ends the process.
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=23:strict_init_order=1:check_initialization_order=1:detect_stack_use_after_return=1:log_path=$LOGS/asan}"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:exitcode=23:strict_init_order=1:check_initialization_order=1:log_path=$LOGS/asan}"
   export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$SUPP/lsan.supp:print_suppressions=0:exitcode=23}"
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=23:suppressions=$SUPP/ubsan.supp:log_path=$LOGS/ubsan}"
 fi
