@@ -7,6 +7,10 @@
 # LOWBIT_SKIP_SETUP=1 skips scripts/setup.sh (dependencies already installed);
 # LOWBIT_BUILD_DIR picks the build folder of the default (non-preset) build (default build).
 #
+# The asan preset reads the generated test inputs from build/test_models and build/onnx_cases (the
+# generators are idempotent), so after a Release run it skips the few minutes of PyTorch export.
+# Don't run the two suites at the same time on a fresh checkout: both would generate into the same folders.
+#
 # Sanitized runs: ASAN_OPTIONS/UBSAN_OPTIONS/LSAN_OPTIONS are exported here (before the build too:
 # gtest_discover_tests runs the test binary at build time), with scripts/sanitizers/*.supp. Every report
 # also goes to a file under BUILD/sanitizer-logs: a CLI test that expects a failing exit code would
