@@ -205,8 +205,10 @@ Status parse_tensor(const json& o, const std::string& where, TensorCalibration* 
   if (!f.has("range_lo") && !f.has("range_hi") && !f.has("threshold") && std::isfinite(c->scale) && c->scale > 0) {
     int32_t qmin, qmax;
     quant_grid_limits(c->symmetric, c->is_unsigned, &qmin, &qmax);
-    c->range_lo = float(std::min(0.0, double(qmin - c->zero_point) * c->scale));
-    c->range_hi = float(std::max(0.0, double(qmax - c->zero_point) * c->scale));
+    // Subtract in double: zero_point is still unvalidated here (INT32_MAX for an out-of-range one), so
+    // qmin - zero_point in int32 can overflow (UBSan: -128 - 2147483647); validation rejects it later.
+    c->range_lo = float(std::min(0.0, (double(qmin) - double(c->zero_point)) * c->scale));
+    c->range_hi = float(std::max(0.0, (double(qmax) - double(c->zero_point)) * c->scale));
     c->threshold = std::max(-c->range_lo, c->range_hi);
   }
   if (f.has("histogram")) {
