@@ -131,12 +131,7 @@ Node make_node(const std::string& name, const std::string& op, std::vector<std::
   return n;
 }
 
-void set_float(Node& n, const char* attr, double v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = float(v);
-  n.attrs[attr] = a;
-}
+void set_float(Node& n, const char* attr, double v) { n.attrs[attr] = Attribute::of_float(float(v)); }
 
 }  // namespace
 

@@ -79,18 +79,8 @@ struct Upgrader {
   }
 };
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+Attribute int_attr(int64_t v) { return Attribute::of_int(v); }
+Attribute string_attr(std::string v) { return Attribute::of_string(std::move(v)); }
 
 // Drops trailing omitted ("") inputs, which some newer schemas count against their maximum.
 void trim_inputs(Node& n) {

@@ -145,12 +145,7 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
     // No zero point input: ONNX's default is 0 of x's type (int8), exactly the symmetric weights' zero point,
     // and leaving the all-zero vectors out keeps the file small.
     Node& dq = adder.add(wq.value + "_DQ", "DequantizeLinear", {q_name, s_name}, {out});
-    if (wq.axis >= 0) {
-      Attribute a;
-      a.kind = Attribute::Kind::kInt;
-      a.i = wq.axis;
-      dq.attrs["axis"] = a;
-    }
+    if (wq.axis >= 0) dq.attrs["axis"] = Attribute::of_int(wq.axis);
     weight_scales[wq.value] = std::move(q.scales);
     ++r.weights;
   }
@@ -252,12 +247,7 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
     replace_uses(g, bq.value, out);
     // No zero point: 0 (int32) is ONNX's default.
     Node& dq = adder.add(bq.value + "_DQ", "DequantizeLinear", {q_name, s_name}, {out});
-    if (scales.size() > 1) {
-      Attribute a;
-      a.kind = Attribute::Kind::kInt;
-      a.i = b->rank() == 2 ? 1 : 0;
-      dq.attrs["axis"] = a;
-    }
+    if (scales.size() > 1) dq.attrs["axis"] = Attribute::of_int(b->rank() == 2 ? 1 : 0);
     done_biases.insert(bq.value);
     ++r.biases;
   }

@@ -12,18 +12,8 @@
 
 namespace lowbit::elementwise_test {
 
-inline Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
+inline Attribute float_attr(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute int_attr(int64_t v) { return Attribute::of_int(std::move(v)); }
 
 inline Node make_node(const std::string& op, size_t num_inputs, size_t num_outputs,
                       std::map<std::string, Attribute> attrs = {}) {

@@ -13,30 +13,10 @@
 
 namespace lowbit::np_test {
 
-inline Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+inline Attribute ints_attr(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute int_attr(int64_t v) { return Attribute::of_int(std::move(v)); }
+inline Attribute float_attr(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute string_attr(std::string v) { return Attribute::of_string(std::move(v)); }
 
 // A node with inputs "in0".. and outputs "out0".. ("" where a name is omitted by the caller later).
 inline Node make_node(const std::string& op, size_t inputs, size_t outputs,

@@ -12,30 +12,10 @@
 
 namespace lowbit::onednn_test {
 
-inline Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute int1(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute flt(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute str(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+inline Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute int1(int64_t v) { return Attribute::of_int(std::move(v)); }
+inline Attribute flt(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute str(std::string v) { return Attribute::of_string(std::move(v)); }
 
 inline Tensor random_tensor(std::mt19937& rng, Shape shape, float lo = -1, float hi = 1) {
   Tensor t(DType::kFloat32, std::move(shape));

@@ -25,30 +25,10 @@
 
 namespace lowbit::passes_test {
 
-inline Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute i64(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute f32(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute str(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+inline Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute i64(int64_t v) { return Attribute::of_int(std::move(v)); }
+inline Attribute f32(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute str(std::string v) { return Attribute::of_string(std::move(v)); }
 
 // Uniform random float32 tensor in [lo, hi).
 inline Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {

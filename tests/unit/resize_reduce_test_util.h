@@ -13,36 +13,11 @@
 
 namespace lowbit::rr_test {
 
-inline Attribute attr_i(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute attr_f(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute attr_s(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-inline Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute attr_floats(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
+inline Attribute attr_i(int64_t v) { return Attribute::of_int(std::move(v)); }
+inline Attribute attr_f(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute attr_s(std::string v) { return Attribute::of_string(std::move(v)); }
+inline Attribute attr_ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute attr_floats(std::vector<float> v) { return Attribute::of_floats(std::move(v)); }
 
 inline Tensor f32(Shape s, std::vector<float> v) { return Tensor::from_vector(DType::kFloat32, std::move(s), v); }
 inline Tensor i64(Shape s, std::vector<int64_t> v) { return Tensor::from_vector(DType::kInt64, std::move(s), v); }

@@ -14,36 +14,11 @@
 
 namespace lowbit::shape_test {
 
-inline Attribute a_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute a_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute a_str(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-inline Attribute a_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute a_floats(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
+inline Attribute a_int(int64_t v) { return Attribute::of_int(std::move(v)); }
+inline Attribute a_float(float v) { return Attribute::of_float(std::move(v)); }
+inline Attribute a_str(std::string v) { return Attribute::of_string(std::move(v)); }
+inline Attribute a_ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+inline Attribute a_floats(std::vector<float> v) { return Attribute::of_floats(std::move(v)); }
 inline Attribute a_tensor(Tensor t) {
   Attribute a;
   a.kind = Attribute::Kind::kTensor;

@@ -68,12 +68,7 @@ std::string cast(GraphBuilder& b, const std::string& x, DType to) {
   return b.node("Cast", {x}, {{"to", i64(int64_t(to))}});
 }
 
-Attribute floats(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
+Attribute floats(std::vector<float> v) { return Attribute::of_floats(std::move(v)); }
 
 // ---- Clip ----------------------------------------------------------------------------------------------
 
