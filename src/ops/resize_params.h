@@ -10,6 +10,7 @@
 //   int64_t out = resize_output_dim(r, axis, input_dim);
 //   double x_in = a.original_coordinate(x_out, axis_geometry);
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -215,6 +216,30 @@ inline float original_coordinate(CoordTransform m, int64_t x_out, const ResizeAx
       return 0.5f * (a.roi_start + a.roi_end) * in_last;
   }
   return 0;
+}
+
+// The input index nearest-mode Resize reads for input coordinate xo (ONNX nearest_mode; kSimple is the
+// opset-10/Upsample rule), clamped to the input. Shared by the reference and the oneDNN kernels.
+inline int64_t nearest_index(NearestRounding mode, const ResizeAxis& ax, float xo) {
+  double i = 0;
+  switch (mode) {
+    case NearestRounding::kRoundPreferFloor:
+      i = std::ceil(xo - 0.5);
+      break;
+    case NearestRounding::kRoundPreferCeil:
+      i = std::floor(xo + 0.5);
+      break;
+    case NearestRounding::kFloor:
+      i = std::floor(xo);
+      break;
+    case NearestRounding::kCeil:
+      i = std::ceil(xo);
+      break;
+    case NearestRounding::kSimple:
+      i = ax.scale < 1 ? std::ceil(xo) : std::floor(xo);
+      break;
+  }
+  return std::clamp<int64_t>(int64_t(i), 0, ax.in - 1);
 }
 
 }  // namespace lowbit

@@ -13,6 +13,9 @@
 namespace lowbit {
 
 using shape_ops::check_output_size;
+using shape_ops::expect_storable;
+using shape_ops::set_checked;
+using shape_ops::unknown_shape;
 using shape_ops::dim_product;
 using shape_ops::normalize_axes;
 using shape_ops::normalize_axis;
@@ -20,26 +23,6 @@ using shape_ops::to_int64s;
 
 namespace {
 
-ValueType unknown_shape(DType t) {
-  ValueType v;
-  v.dtype = t;
-  return v;
-}
-
-// Data-movement ops copy bytes, so any dtype a Tensor can hold is fine.
-Status expect_storable(const InferContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return ctx.fail("required input ", i, " is missing");
-  if (!dtype_is_storable(ctx.in(i).dtype))
-    return ctx.unsupported("input ", i, " ('", ctx.node.inputs[i], "') has type ", dtype_name(ctx.in(i).dtype),
-                           ", which lowbit cannot hold");
-  return Status::Ok();
-}
-
-Status set_checked(InferContext& ctx, size_t i, ValueType t) {
-  LB_RETURN_IF_ERROR(check_output_size(ctx.node, t, ctx.max_tensor_bytes));
-  ctx.set_output(i, std::move(t));
-  return Status::Ok();
-}
 
 // Two dims that must be equal: a known value beats a symbol; mismatched known values fail.
 bool merge_dims(const Dim& a, const Dim& b, Dim* out) {

@@ -13,29 +13,13 @@
 namespace lowbit {
 
 using shape_ops::check_output_size;
+using shape_ops::expect_storable;
+using shape_ops::set_checked;
+using shape_ops::unknown_shape;
 using shape_ops::to_int64s;
 
 namespace {
 
-ValueType unknown_shape(DType t) {
-  ValueType v;
-  v.dtype = t;
-  return v;
-}
-
-Status expect_storable(const InferContext& ctx, size_t i) {
-  if (!ctx.has_input(i)) return ctx.fail("required input ", i, " is missing");
-  if (!dtype_is_storable(ctx.in(i).dtype))
-    return ctx.unsupported("input ", i, " ('", ctx.node.inputs[i], "') has type ", dtype_name(ctx.in(i).dtype),
-                           ", which lowbit cannot hold");
-  return Status::Ok();
-}
-
-Status set_checked(InferContext& ctx, size_t i, ValueType t) {
-  LB_RETURN_IF_ERROR(check_output_size(ctx.node, t, ctx.max_tensor_bytes));
-  ctx.set_output(i, std::move(t));
-  return Status::Ok();
-}
 
 // A 1-D int input (shape, repeats, pads): its length when the type says so, else -1.
 int64_t known_length(const InferContext& ctx, size_t i) {

@@ -56,6 +56,26 @@ Dim dim_product(const std::vector<Dim>& dims, size_t begin, size_t end, bool* ov
   return Dim();
 }
 
+ValueType unknown_shape(DType t) {
+  ValueType v;
+  v.dtype = t;
+  return v;
+}
+
+Status expect_storable(const InferContext& ctx, size_t i) {
+  if (!ctx.has_input(i)) return ctx.fail("required input ", i, " is missing");
+  if (!dtype_is_storable(ctx.in(i).dtype))
+    return ctx.unsupported("input ", i, " ('", ctx.node.inputs[i], "') has type ", dtype_name(ctx.in(i).dtype),
+                           ", which lowbit cannot hold");
+  return Status::Ok();
+}
+
+Status set_checked(InferContext& ctx, size_t i, ValueType t) {
+  LB_RETURN_IF_ERROR(check_output_size(ctx.node, t, ctx.max_tensor_bytes));
+  ctx.set_output(i, std::move(t));
+  return Status::Ok();
+}
+
 Status check_output_size(const Node& node, const ValueType& t, int64_t max_bytes) {
   if (!t.fully_known()) return Status::Ok();
   Shape s = t.concrete();

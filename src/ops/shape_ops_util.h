@@ -10,6 +10,7 @@
 #include "ir/graph.h"
 #include "lowbit/status.h"
 #include "lowbit/tensor.h"
+#include "ops/op_context.h"
 
 namespace lowbit::shape_ops {
 
@@ -35,6 +36,12 @@ Dim dim_product(const std::vector<Dim>& dims, size_t begin, size_t end, bool* ov
 // Fails with kResourceExhausted (naming the node) when a fully known output would exceed
 // max_bytes or overflow; this runs before anything is allocated.
 Status check_output_size(const Node& node, const ValueType& t, int64_t max_bytes);
+
+// Shared by the shape ops' inference: a dtype-only (rank unknown) type; input i present and of a dtype a
+// Tensor can hold (data-movement ops copy bytes, so any such dtype is fine); output i set after the size check.
+ValueType unknown_shape(DType t);
+Status expect_storable(const InferContext& ctx, size_t i);
+Status set_checked(InferContext& ctx, size_t i, ValueType t);
 
 // Shape (opset 15 start/end): the [start, end) range of dims it returns for a rank-`rank` input.
 void shape_op_range(const Node& node, int opset, int64_t rank, int64_t* start, int64_t* end);

@@ -28,26 +28,7 @@ class ConcatKernel : public Kernel {
 
 // The input index ONNX nearest Resize samples for output index x (the reference kernel's rounding rules).
 int64_t nearest_source(const ResizeAttrs& a, const ResizeAxis& ax, int64_t x) {
-  const float xo = original_coordinate(a.coord, x, ax);
-  double i = 0;
-  switch (a.nearest) {
-    case NearestRounding::kRoundPreferFloor:
-      i = std::ceil(xo - 0.5);
-      break;
-    case NearestRounding::kRoundPreferCeil:
-      i = std::floor(xo + 0.5);
-      break;
-    case NearestRounding::kFloor:
-      i = std::floor(xo);
-      break;
-    case NearestRounding::kCeil:
-      i = std::ceil(xo);
-      break;
-    case NearestRounding::kSimple:
-      i = ax.scale < 1 ? std::ceil(xo) : std::floor(xo);
-      break;
-  }
-  return std::clamp<int64_t>(int64_t(i), 0, ax.in - 1);
+  return nearest_index(a.nearest, ax, original_coordinate(a.coord, x, ax));
 }
 
 const Tensor* non_empty_constant(const std::vector<KernelInput>& inputs, int slot) {

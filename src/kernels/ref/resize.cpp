@@ -62,25 +62,7 @@ std::vector<int64_t> nearest_table(const ResizeAttrs& a, const ResizeAxis& ax) {
       table[x] = -1;
       continue;
     }
-    double i = 0;
-    switch (a.nearest) {
-      case NearestRounding::kRoundPreferFloor:
-        i = std::ceil(xo - 0.5);
-        break;
-      case NearestRounding::kRoundPreferCeil:
-        i = std::floor(xo + 0.5);
-        break;
-      case NearestRounding::kFloor:
-        i = std::floor(xo);
-        break;
-      case NearestRounding::kCeil:
-        i = std::ceil(xo);
-        break;
-      case NearestRounding::kSimple:
-        i = ax.scale < 1 ? std::ceil(xo) : std::floor(xo);
-        break;
-    }
-    table[x] = std::clamp<int64_t>(int64_t(i), 0, ax.in - 1);
+    table[x] = nearest_index(a.nearest, ax, xo);
   }
   return table;
 }
