@@ -36,6 +36,28 @@ class ConvKernel : public Kernel {
   int residual_ = -1;
 };
 
+// What Conv and ConvTranspose kernels share once the primitive is chosen: the weights reordered (and the bias
+// copied) into the primitive's formats, and a reorder for inputs that arrive in another layout.
+template <typename PD>
+void prepare_kernel(ConvKernel& k, const PD& pd, const memory::desc& user_w_md, const std::vector<KernelInput>& inputs,
+                    bool has_bias, int64_t out_channels) {
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  memory user_w(user_w_md, eng, const_cast<void*>(inputs[1].constant->raw()));
+  k.weights_ = memory(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, k.weights_).execute(stream, user_w, k.weights_);
+  if (has_bias) {
+    k.bias_ = memory(pd.bias_desc(), eng);
+    std::memcpy(k.bias_.get_data_handle(), inputs[2].constant->raw(), size_t(out_channels) * sizeof(float));
+  }
+  stream.wait();
+  const memory::desc& x = inputs[0].desc;
+  if (pd.src_desc() != x) {
+    k.src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x, eng, pd.src_desc()));
+    k.src_scratch_ = memory(pd.src_desc(), eng);
+  }
+}
+
 // The fused activation the graph passes attached to the node, as eltwise steps (false: unsupported).
 bool fused_activation(const FusedActivation& act, std::vector<EltwiseStep>* steps) {
   steps->clear();
@@ -127,22 +149,9 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
   auto k = std::make_unique<ConvKernel>();
   k->prim_ = dnnl::convolution_forward(pd);
   const dnnl::engine& eng = cpu_engine();
-  dnnl::stream stream(eng);
 
   // Weights (and bias) once, in the primitive's preferred format.
-  memory user_w(plain_desc(user_w_dims), eng, const_cast<void*>(w.constant->raw()));
-  k->weights_ = memory(pd.weights_desc(), eng);
-  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
-  if (has_bias) {
-    k->bias_ = memory(pd.bias_desc(), eng);
-    std::memcpy(k->bias_.get_data_handle(), inputs[2].constant->raw(), size_t(out_channels) * sizeof(float));
-  }
-  stream.wait();
-
-  if (pd.src_desc() != x.desc) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x.desc, eng, pd.src_desc()));
-    k->src_scratch_ = memory(pd.src_desc(), eng);
-  }
+  prepare_kernel(*k, pd, plain_desc(user_w_dims), inputs, has_bias, out_channels);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
   if (residual >= 0) {
@@ -231,20 +240,7 @@ std::unique_ptr<Kernel> create_conv_transpose_kernel(const Node& node, int opset
   auto pd = with_dst_layout<D::primitive_desc>(output_shapes[0], dst_any, make_pd);
   auto k = std::make_unique<ConvKernel>();
   k->prim_ = D(pd);
-  const dnnl::engine& eng = cpu_engine();
-  dnnl::stream stream(eng);
-  memory user_w(w_user_md, eng, const_cast<void*>(w.constant->raw()));
-  k->weights_ = memory(pd.weights_desc(), eng);
-  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
-  if (has_bias) {
-    k->bias_ = memory(pd.bias_desc(), eng);
-    std::memcpy(k->bias_.get_data_handle(), inputs[2].constant->raw(), size_t(out_channels) * sizeof(float));
-  }
-  stream.wait();
-  if (pd.src_desc() != x.desc) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x.desc, eng, pd.src_desc()));
-    k->src_scratch_ = memory(pd.src_desc(), eng);
-  }
+  prepare_kernel(*k, pd, w_user_md, inputs, has_bias, out_channels);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
   k->output_descs = {pd.dst_desc()};
