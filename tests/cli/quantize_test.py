@@ -210,6 +210,20 @@ def case_quantize_errors():
     expect_error("quantize", model, "--calib", calib, "-o", os.path.join(d, "no_dir", "m.onnx"), mentions=("no_dir",))
     expect_error("quantize", model, "--calib", calib, "--exclude", "conv_two", "-o", out, mentions=("conv_two",))
     expect_error("quantize", os.path.join(d, "missing.onnx"), "--weight-only", "-o", out, mentions=("missing.onnx",))
+    # A float model that overflows on the calibration data: the tensor with Inf is named, nothing written.
+    rng = np.random.RandomState(3)
+    overflow = os.path.join(d, "overflow.onnx")
+    g = helper.make_graph(
+        [helper.make_node("Exp", ["x"], ["e"], name="exp"),
+         helper.make_node("Conv", ["e", "w"], ["y"], name="conv")], "overflow",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 4, 4])],
+        initializer=[numpy_helper.from_array(rng.randn(2, 3, 1, 1).astype(np.float32), "w")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=7), overflow)
+    hot = os.path.join(d, "hot.npy")
+    np.save(hot, np.full((2, 3, 4, 4), 100.0, np.float32))  # exp(100) overflows float32
+    expect_error("quantize", overflow, "--calib", "x=" + hot, "-o", out, mentions=("'e'", "NaN/Inf"),
+                 allow_progress=True)
     assert not os.path.exists(out), "nothing may be written after a failure"
     assert [f for f in os.listdir(d) if f.startswith("never") or ".tmp" in f] == [], os.listdir(d)
 
