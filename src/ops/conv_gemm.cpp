@@ -36,6 +36,14 @@ Dim symbolic_conv_axis(const ConvAttrs& a, size_t i, const Dim& in, bool transpo
   return keeps_size ? in : Dim();
 }
 
+// Same rank, and no dim known to differ.
+bool same_dims(const ValueType& a, const ValueType& b) {
+  bool same = a.rank() == b.rank();
+  for (size_t i = 0; same && i < a.rank(); ++i)
+    same = !(a.dims[i].known() && b.dims[i].known() && a.dims[i].value != b.dims[i].value);
+  return same;
+}
+
 // Fusion attributes written by the graph optimizer (src/ops/fused_activation.h): a known activation, and for
 // Conv's residual a 4th input of the output's type and shape.
 Status check_fused(const InferContext& ctx, const ValueType& out, bool residual_allowed) {
@@ -47,21 +55,16 @@ Status check_fused(const InferContext& ctx, const ValueType& out, bool residual_
   LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 3, "residual R"));
   const ValueType& r = ctx.in(3);
   if (r.has_shape && out.has_shape) {
-    bool same = r.rank() == out.rank();
-    for (size_t i = 0; same && i < r.rank(); ++i)
-      same = !(r.dims[i].known() && out.dims[i].known() && r.dims[i].value != out.dims[i].value);
-    if (!same) return ctx.fail("residual R ", r.to_string(), " must have the output's shape ", out.to_string());
+    if (!same_dims(r, out)) return ctx.fail("residual R ", r.to_string(), " must have the output's shape ", out.to_string());
   }
   return Status::Ok();
 }
 
-Status infer_conv_like(InferContext& ctx, bool transposed) {
-  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, !transposed && ctx.node.has_attr(kFusedResidualAttr) ? 4 : 3));
-  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kFloat32, DType::kFloat64}));
-  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "weight W"));
-  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 2, "bias B"));
-  const ValueType& x = ctx.in(0);
-  const ValueType& w = ctx.in(1);
+// Output type of a Conv-shaped node whose input X, weight W and optional bias B are inputs xi, wi, bi.
+Expected<ValueType> conv_output_type(InferContext& ctx, bool transposed, size_t xi, size_t wi, size_t bi,
+                                     DType out_dtype) {
+  const ValueType& x = ctx.in(xi);
+  const ValueType& w = ctx.in(wi);
   const char* w_layout = transposed ? "C x M/group x k1 x k2 ..." : "M x C/group x k1 x k2 ...";
   if (x.has_shape && x.rank() < 3) return ctx.fail("input X must have rank >= 3 (N x C x D1 ...), got ", x.to_string());
   if (w.has_shape && w.rank() < 3) return ctx.fail("weight W must have rank >= 3 (", w_layout, "), got ", w.to_string());
@@ -71,9 +74,8 @@ Status infer_conv_like(InferContext& ctx, bool transposed) {
   const size_t rank = x.has_shape ? x.rank() : w.has_shape ? w.rank() : 0;
   if (rank == 0) {  // nothing known about ranks: the element type is all we can say
     ValueType out;
-    out.dtype = x.dtype;
-    ctx.set_output(0, out);
-    return Status::Ok();
+    out.dtype = out_dtype;
+    return out;
   }
   const size_t spatial = rank - 2;
   std::vector<int64_t> weight_spatial;
@@ -105,8 +107,8 @@ Status infer_conv_like(InferContext& ctx, bool transposed) {
       return ctx.fail("input X has ", channels.value, " channels, not divisible by group ", a.group);
     if (w1.known()) out_channels = Dim(w1.value * a.group);
   }
-  if (ctx.has_input(2) && ctx.in(2).has_shape) {
-    const ValueType& b = ctx.in(2);
+  if (ctx.has_input(bi) && ctx.in(bi).has_shape) {
+    const ValueType& b = ctx.in(bi);
     if (b.rank() != 1) return ctx.fail("bias B must be 1-D (one value per output channel), got ", b.to_string());
     if (b.dims[0].known() && out_channels.known() && b.dims[0].value != out_channels.value)
       return ctx.fail("bias B has ", b.dims[0].value, " values but the output has ", out_channels.value, " channels");
@@ -123,8 +125,18 @@ Status infer_conv_like(InferContext& ctx, bool transposed) {
     if (!axis) return ctx.fail(axis.status().message());
     out.push_back(Dim(axis->out));
   }
-  ctx.set_output(0, ValueType(x.dtype, out));
-  return check_fused(ctx, ValueType(x.dtype, out), !transposed);
+  return ValueType(out_dtype, out);
+}
+
+Status infer_conv_like(InferContext& ctx, bool transposed) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, !transposed && ctx.node.has_attr(kFusedResidualAttr) ? 4 : 3));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kFloat32, DType::kFloat64}));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "weight W"));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 2, "bias B"));
+  LB_ASSIGN_OR_RETURN(ValueType out, conv_output_type(ctx, transposed, 0, 1, 2, ctx.in(0).dtype));
+  ctx.set_output(0, out);
+  if (!out.has_shape) return Status::Ok();
+  return check_fused(ctx, out, !transposed);
 }
 
 }  // namespace
@@ -197,6 +209,63 @@ Status infer_MatMul(InferContext& ctx) {
   if (ra >= 2) out.push_back(a.dims[ra - 2]);
   if (rb >= 2) out.push_back(b.dims[rb - 1]);
   ctx.set_output(0, ValueType(a.dtype, out));
+  return Status::Ok();
+}
+
+namespace {
+// A quantization parameter input: present, of one of `dtypes`, with 1 element or (per_channel > 0) that many.
+Status check_qparam(const InferContext& ctx, size_t i, const char* what, std::initializer_list<DType> dtypes,
+                    const Dim& per_channel) {
+  if (!ctx.has_input(i)) return Status::Ok();
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(i, dtypes));
+  const ValueType& t = ctx.in(i);
+  if (!t.has_shape) return Status::Ok();
+  if (t.rank() > 1) return ctx.fail(what, " ('", ctx.node.inputs[i], "') must be a scalar or 1-D, got ", t.to_string());
+  if (t.rank() == 0 || !t.dims[0].known() || t.dims[0].value == 1) return Status::Ok();
+  if (per_channel.known() && t.dims[0].value == per_channel.value) return Status::Ok();
+  return ctx.fail(what, " ('", ctx.node.inputs[i], "') ", t.to_string(), " must have 1 value",
+                  per_channel.known() ? str_cat(" or one per output channel (", per_channel.value, ")") : std::string());
+}
+}  // namespace
+
+// QLinearConv: X, x_scale, x_zero_point, W, w_scale, w_zero_point, y_scale, y_zero_point[, B (int32)], and with
+// lowbit_residual = 1 also R, r_scale, r_zero_point (inputs 9-11, see src/ops/fused_activation.h).
+Status infer_QLinearConv(InferContext& ctx) {
+  const bool residual = ctx.node.attr_int(kFusedResidualAttr, 0) != 0;
+  // Zero points (inputs 2, 5, 7, 11) may be omitted (0); the others are required.
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(1, residual ? 12 : 9));
+  if (ctx.node.num_inputs() < (residual ? 11u : 7u))
+    return ctx.fail("expects at least ", residual ? 11 : 7, " inputs (X, x_scale, x_zero_point, W, w_scale, ",
+                    "w_zero_point, y_scale", residual ? ", y_zero_point, B, R, r_scale" : "", "), got ",
+                    ctx.node.num_inputs());
+  if (!ctx.has_input(3)) return ctx.fail("required input 3 (W) is missing");
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kInt8, DType::kUint8}));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(3, {DType::kInt8, DType::kUint8}));
+  const auto q8 = {DType::kInt8, DType::kUint8};
+  const DType out_dtype = ctx.has_input(7) ? ctx.in(7).dtype : ctx.in(0).dtype;
+  const Dim channels = ctx.in(3).has_shape && ctx.in(3).rank() > 0 ? ctx.in(3).dims[0] : Dim();
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 1, "x_scale", {DType::kFloat32}, Dim()));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 2, "x_zero_point", {ctx.in(0).dtype}, Dim()));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 4, "w_scale", {DType::kFloat32}, channels));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 5, "w_zero_point", {ctx.in(3).dtype}, channels));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 6, "y_scale", {DType::kFloat32}, Dim()));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 7, "y_zero_point", q8, Dim()));
+  if (!ctx.has_input(1) || !ctx.has_input(4) || !ctx.has_input(6))
+    return ctx.fail("x_scale, w_scale and y_scale (inputs 1, 4, 6) are required");
+  if (ctx.has_input(8)) LB_RETURN_IF_ERROR(ctx.expect_dtype(8, {DType::kInt32}));
+  LB_ASSIGN_OR_RETURN(ValueType out, conv_output_type(ctx, false, 0, 3, 8, out_dtype));
+  ctx.set_output(0, out);
+  auto act = parse_fused_activation(ctx.node);
+  if (!act) return ctx.fail(act.status().message());
+  if (residual) {
+    LB_RETURN_IF_ERROR(ctx.expect_dtype(9, q8));  // also: present
+    LB_RETURN_IF_ERROR(check_qparam(ctx, 10, "r_scale", {DType::kFloat32}, Dim()));
+    if (!ctx.has_input(10)) return ctx.fail("r_scale (input 10) is required with ", kFusedResidualAttr);
+    LB_RETURN_IF_ERROR(check_qparam(ctx, 11, "r_zero_point", {ctx.in(9).dtype}, Dim()));
+    const ValueType& r = ctx.in(9);
+    if (r.has_shape && out.has_shape && !same_dims(r, out))
+      return ctx.fail("residual R ", r.to_string(), " must have the output's shape ", out.to_string());
+  }
   return Status::Ok();
 }
 

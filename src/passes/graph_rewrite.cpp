@@ -1,6 +1,7 @@
 #include "passes/graph_rewrite.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "ir/shape_inference.h"
@@ -104,5 +105,43 @@ Status commit_rewrite(Graph& g, const std::vector<bool>& removed, const std::str
   if (!issues.empty()) return issues_to_status(issues, "the graph after pass " + pass);
   return Status::Ok();
 }
+
+FusedActivation activation_of(const Graph& g, const Node& n) {
+  FusedActivation a;
+  if (!n.domain.empty() || n.outputs.size() != 1) return a;
+  const std::string& op = n.op_type;
+  if (op == "Relu") a.kind = FusedActivationKind::kRelu;
+  else if (op == "Sigmoid") a.kind = FusedActivationKind::kSigmoid;
+  else if (op == "LeakyRelu") {
+    a.kind = FusedActivationKind::kLeakyRelu;
+    a.alpha = n.attr_float("alpha", 0.01f);
+  } else if (op == "HardSigmoid") {
+    a.kind = FusedActivationKind::kHardSigmoid;
+    a.alpha = n.attr_float("alpha", 0.2f);
+    a.beta = n.attr_float("beta", 0.5f);
+  } else if (op == "HardSwish") {
+    a.kind = FusedActivationKind::kHardSwish;
+    a.alpha = 1.0f / 6;
+    a.beta = 0.5f;
+  } else if (op == "Clip") {
+    float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
+    if (g.opset < 11) {
+      lo = n.attr_float("min", lo);
+      hi = n.attr_float("max", hi);
+    } else {
+      for (size_t i = 1; i < 3; ++i) {
+        if (!n.has_input(i)) continue;
+        const Tensor* t = constant_value(g, n.inputs[i]);
+        if (!t || t->dtype() != DType::kFloat32 || t->numel() != 1) return FusedActivation{};
+        (i == 1 ? lo : hi) = t->data<float>()[0];
+      }
+    }
+    a.kind = FusedActivationKind::kClip;
+    a.alpha = lo;
+    a.beta = hi;
+  }
+  return a;
+}
+
 
 }  // namespace lowbit

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ops/fused_activation.h"
 
 namespace lowbit {
 
@@ -49,6 +50,10 @@ void replace_uses(Graph& g, const std::string& from, const std::string& to);
 // outputs and overridable initializers), re-sorts and re-runs validate_and_infer. Fails if the rewritten
 // graph no longer validates (a pass bug, reported with the pass name).
 Status commit_rewrite(Graph& g, const std::vector<bool>& removed, const std::string& pass);
+
+// The activation a single-input node computes (Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Clip with
+// constant bounds), or kind kNone.
+FusedActivation activation_of(const Graph& g, const Node& n);
 
 // Same dims (known values equal, or the same symbol): the two types provably describe the same shape.
 bool same_shape(const ValueType& a, const ValueType& b);

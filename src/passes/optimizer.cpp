@@ -8,11 +8,16 @@ namespace lowbit {
 namespace {
 // Passes of the first group repeat together: folding exposes identical subexpressions, merging them
 // exposes more folding (e.g. PyTorch's repeated shape arithmetic).
-constexpr size_t kRepeatedGroupSize = 5;
+// lower_qdq (index 0) runs once before them: folding would turn DequantizeLinear(int8 weights) into floats.
+constexpr size_t kRepeatedFirst = 1, kRepeatedEnd = 6;
 }  // namespace
 
 const std::vector<PassInfo>& pass_list() {
   static const std::vector<PassInfo> passes = {
+      {"lower_qdq",
+       "QDQ graphs -> integer execution: DQ->Conv->[act]->Q (and residual Add) to QLinearConv, int8 data movement, "
+       "one-sided int8 to uint8",
+       lower_qdq},
       {"eliminate_dead_code", "remove nodes whose outputs nobody uses and unused initializers", eliminate_dead_code},
       {"remove_identity", "remove Identity, inference Dropout and Cast to the same type", remove_identity},
       {"fold_constants", "evaluate nodes whose inputs are all constants (reference kernels)", fold_constants},
@@ -71,16 +76,17 @@ Status optimize_graph(Graph& g, const OptimizeOptions& options, std::vector<Pass
     LB_RETURN_IF_ERROR(passes[i].run(g, ctx).with_context(str_cat("pass ", passes[i].name)));
     return all[i].changes - before;
   };
+  LB_RETURN_IF_ERROR(run(0).status());
   for (int round = 0; round < std::max(1, options.max_fold_iterations); ++round) {
     int changed = 0;
-    for (size_t i = 0; i < kRepeatedGroupSize; ++i) {
+    for (size_t i = kRepeatedFirst; i < kRepeatedEnd; ++i) {
       LB_ASSIGN_OR_RETURN(int c, run(i));
       changed += c;
     }
     if (changed == 0) break;
   }
-  for (size_t i = kRepeatedGroupSize; i < passes.size(); ++i) LB_RETURN_IF_ERROR(run(i).status());
-  LB_RETURN_IF_ERROR(run(0).status());  // fusions leave their intermediates unused
+  for (size_t i = kRepeatedEnd; i < passes.size(); ++i) LB_RETURN_IF_ERROR(run(i).status());
+  LB_RETURN_IF_ERROR(run(kRepeatedFirst).status());  // fusions leave their intermediates unused (dead code)
   if (reports) {
     reports->clear();
     for (size_t i = 0; i < passes.size(); ++i)

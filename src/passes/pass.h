@@ -40,6 +40,7 @@ struct PassContext {
 
 // The passes. Each returns an error only on an internal inconsistency; a pattern that does not apply is
 // simply left alone. They leave the graph topologically sorted and re-inferred.
+Status lower_qdq(Graph& g, PassContext& ctx);
 Status eliminate_dead_code(Graph& g, PassContext& ctx);
 Status remove_identity(Graph& g, PassContext& ctx);
 Status fold_constants(Graph& g, PassContext& ctx);

@@ -1,8 +1,9 @@
-// Reference kernels for Conv, ConvTranspose, Gemm and MatMul. All heavy lifting goes through gemm() (gemm.h):
+// Reference kernels for Conv, ConvTranspose, QLinearConv, Gemm and MatMul. All heavy lifting goes through gemm() (gemm.h):
 //   Conv           = W (M x C*k) * im2col(X) (C*k x out positions); 1x1 stride-1 convs multiply X directly,
 //                    depthwise convs (one input channel per group) use a direct loop instead.
 //   ConvTranspose  = col2im(W^T (M*k x C) * X (C x in positions)).
 //   Gemm / MatMul  = one gemm() per (broadcast) batch matrix.
+//   QLinearConv    = exact integer dot products over im2col(X - x_zp), then ops/qlinear_requant.h.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -13,6 +14,8 @@
 #include "ops/conv_params.h"
 #include "ops/fused_activation.h"
 #include "ops/op_table.h"
+#include "ops/qlinear_requant.h"
+#include "quant/quant_math.h"
 
 namespace lowbit {
 
@@ -55,9 +58,10 @@ struct ConvGeometry {
   }
 };
 
-Expected<ConvGeometry> conv_geometry(const KernelContext& ctx, bool transposed) {
+// w_input: where W is (1 for Conv/ConvTranspose, 3 for QLinearConv).
+Expected<ConvGeometry> conv_geometry(const KernelContext& ctx, bool transposed, size_t w_input = 1) {
   const Tensor& x = ctx.in(0);
-  const Tensor& w = ctx.in(1);
+  const Tensor& w = ctx.in(w_input);
   const Tensor& y = *ctx.outputs[0];
   const size_t spatial = x.rank() - 2;
   ConvGeometry g;
@@ -454,6 +458,118 @@ Status ref_MatMul(KernelContext& ctx) {
     case DType::kUint64: return matmul_kernel<uint64_t>(ctx);
     default: return unsupported_dtype(ctx, ctx.in(0).dtype());
   }
+}
+
+// ---- QLinearConv ----------------------------------------------------------------------------------------
+namespace {
+
+// Element i of an int8/uint8/int32/float tensor as an integer (zero points) or float (scales).
+int32_t int_at(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kInt8: return t.data<int8_t>()[i];
+    case DType::kUint8: return t.data<uint8_t>()[i];
+    case DType::kInt32: return t.data<int32_t>()[i];
+    default: return 0;
+  }
+}
+// Values of an optional zero-point input (zeros when absent), one per `n` (or broadcast from one).
+std::vector<int32_t> zero_points(const KernelContext& ctx, size_t i, int64_t n) {
+  std::vector<int32_t> z(size_t(n), 0);
+  if (!ctx.has_input(i)) return z;
+  const Tensor& t = ctx.in(i);
+  for (int64_t k = 0; k < n; ++k) z[size_t(k)] = int_at(t, t.numel() == 1 ? 0 : k);
+  return z;
+}
+// Codes of an int8/uint8 tensor minus their zero point, as Acc (widened once so the loops are plain integer math).
+template <typename Acc>
+std::vector<Acc> centered(const Tensor& t, const std::vector<int32_t>& zp, int64_t per_zp) {
+  std::vector<Acc> out(size_t(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) out[size_t(i)] = Acc(int_at(t, i) - zp[size_t((i / per_zp) % int64_t(zp.size()))]);
+  return out;
+}
+
+template <typename Y>
+void store_codes(Tensor& y, const std::vector<float>& v, int32_t zp) {
+  Y* d = y.data<Y>();
+  for (size_t i = 0; i < v.size(); ++i) d[i] = quant::round_and_saturate<Y>(v[i], zp);
+}
+
+template <typename Acc>
+Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
+  const Tensor& x = ctx.in(0);
+  const Tensor& w = ctx.in(3);
+  Tensor& y = ctx.out(0);
+  const int64_t batch = x.dim(0), channels = x.dim(1), out_channels = y.dim(1), group = g.attrs.group;
+  const int64_t cin = channels / group, cout = out_channels / group, rows = cin * g.kernel_size;
+  const std::vector<Acc> xc = centered<Acc>(x, zero_points(ctx, 2, 1), 1);
+  const std::vector<Acc> wc = centered<Acc>(w, zero_points(ctx, 5, ctx.has_input(5) ? ctx.in(5).numel() : 1), rows);
+  const int32_t* bias = ctx.has_input(8) ? ctx.in(8).data<int32_t>() : nullptr;
+
+  auto act = parse_fused_activation(ctx.node);
+  if (!act) return ctx.fail(act.status().message());
+  const Tensor& ws = ctx.in(4);
+  std::vector<float> w_scale(ws.data<float>(), ws.data<float>() + ws.numel());
+  const bool residual = act->residual && ctx.has_input(9);
+  const QLinearRequant rq = qlinear_requant(
+      *act, ctx.in(1).data<float>()[0], w_scale, out_channels, ctx.in(6).data<float>()[0],
+      ctx.has_input(7) ? int_at(ctx.in(7), 0) : 0, residual ? ctx.in(10).data<float>()[0] : 0.f,
+      residual && ctx.has_input(11) ? int_at(ctx.in(11), 0) : 0);
+
+  // Real-valued (scaled) outputs, then one rounding pass.
+  std::vector<float> v(size_t(y.numel()));
+  const int64_t chunk = column_chunk(rows, g.grid_size);
+  std::vector<Acc> col(size_t(rows * chunk));
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const Acc* image = xc.data() + (n * channels + gi * cin) * g.image_size;
+      for (int64_t j0 = 0; j0 < g.grid_size; j0 += chunk) {
+        const int64_t j1 = std::min(g.grid_size, j0 + chunk), cols = j1 - j0;
+        im2col(g, image, cin, j0, j1, col.data(), ctx);
+        ctx.parallel_for(cout, [&](int64_t m0, int64_t m1) {
+          std::vector<Acc> a(static_cast<size_t>(cols));
+          for (int64_t mm = m0; mm < m1; ++mm) {
+            const int64_t m = gi * cout + mm;
+            std::fill(a.begin(), a.end(), Acc(bias ? bias[m] : 0));
+            const Acc* wr = wc.data() + m * rows;
+            for (int64_t k = 0; k < rows; ++k) {
+              const Acc wk = wr[k];
+              const Acc* cr = col.data() + k * cols;
+              for (int64_t j = 0; j < cols; ++j) a[size_t(j)] += wk * cr[j];
+            }
+            float* out = v.data() + (n * out_channels + m) * g.grid_size + j0;
+            for (int64_t j = 0; j < cols; ++j) out[j] = float(a[size_t(j)]) * rq.out_scale[size_t(m)];
+          }
+        }, grain_for(rows * cols));
+      }
+    }
+  if (residual) {
+    const Tensor& r = ctx.in(9);
+    for (int64_t i = 0; i < r.numel(); ++i) v[size_t(i)] += rq.residual_scale * float(int_at(r, i) - rq.residual_zero_point);
+  }
+  apply_fused_activation(rq.act, v.data(), int64_t(v.size()));
+  if (rq.post_scale != 1.f)
+    for (float& e : v) e *= rq.post_scale;
+  if (y.dtype() == DType::kInt8) store_codes<int8_t>(y, v, rq.y_zero_point);
+  else store_codes<uint8_t>(y, v, rq.y_zero_point);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ref_QLinearConv(KernelContext& ctx) {
+  LB_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(ctx, /*transposed=*/false, /*w_input=*/3));
+  if (ctx.out(0).numel() == 0) return Status::Ok();
+  const Tensor& ws = ctx.in(4);
+  const int64_t m = ctx.out(0).dim(1);
+  if (ws.numel() != 1 && ws.numel() != m)
+    return ctx.fail("w_scale has ", ws.numel(), " values; expected 1 or one per output channel (", m, ")");
+  if (ctx.has_input(5) && ctx.in(5).numel() != 1 && ctx.in(5).numel() != m)
+    return ctx.fail("w_zero_point has ", ctx.in(5).numel(), " values; expected 1 or ", m);
+  // Products of two 8-bit codes (minus zero points) are below 2^16: int32 sums (plus a bias below 2^30) are
+  // exact up to 2^14 terms; deeper convolutions accumulate in int64.
+  const int64_t depth = ctx.in(0).dim(1) / g.attrs.group * g.kernel_size;
+  if (depth <= (int64_t(1) << 14)) return qlinear_conv_kernel<int32_t>(ctx, g);
+  return qlinear_conv_kernel<int64_t>(ctx, g);
 }
 
 }  // namespace lowbit

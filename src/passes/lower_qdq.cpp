@@ -1,0 +1,372 @@
+// Pass lower_qdq: a QDQ graph (QuantizeLinear / DequantizeLinear pairs around float ops, as lowbit quantize,
+// ONNX Runtime's quantizer and TensorRT's toolkits write it) is turned into integer execution. Runs before
+// constant folding, which would otherwise turn DequantizeLinear(int8 weights) back into float weights.
+//
+//  1. DQ(x), DQ(W int8 constant) [, DQ(B int32 constant) or float B] -> Conv -> [Relu | Clip | LeakyRelu ...]
+//     -> Q   becomes one QLinearConv with the activation fused (src/ops/qlinear_requant.h).
+//     Residual blocks, Conv -> [Q -> DQ] -> Add(., DQ(r)) -> [activation] -> Q, become a QLinearConv with
+//     lowbit_residual = 1 and r as inputs 9-11. The Conv output's own rounding to int8 is skipped there (as
+//     TensorRT does): the fused result is the unrounded sum, so it differs from the QDQ graph's float
+//     simulation by at most about one output step.
+//  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | Resize(nearest) -> Q with the
+//     same scale and zero point: the op runs on the int8 codes (exact: these ops only move or select values,
+//     and quantization preserves order). Concat likewise when every input has the output's parameters.
+//  3. int8 activations whose zero point is -128 (one-sided, e.g. post-ReLU ranges) become uint8 with zero
+//     point 0: the same real values, and u8 activations x s8 weights is the form VNNI kernels run without
+//     zero-point compensation.
+// Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "passes/graph_rewrite.h"
+#include "passes/pass.h"
+
+namespace lowbit {
+
+namespace {
+
+// Per-tensor quantization parameters of one Q or DQ node.
+struct TensorQ {
+  std::string codes;  // the int8/uint8 tensor
+  std::string scale, zero_point;  // initializer names (zero_point may be empty: 0 of `dtype`)
+  float s = 0;
+  int32_t z = 0;
+  DType dtype = DType::kUint8;
+  size_t node = 0;  // the Q or DQ node
+};
+
+bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
+int32_t int_value(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kInt8: return t.data<int8_t>()[i];
+    case DType::kUint8: return t.data<uint8_t>()[i];
+    case DType::kInt32: return t.data<int32_t>()[i];
+    default: return 0;
+  }
+}
+
+// Scale and zero point inputs 1 and 2 of a Q/DQ node, when they are per-tensor constants.
+bool read_params(const Graph& g, const Node& n, DType codes_dtype, TensorQ* q) {
+  const Tensor* s = n.has_input(1) ? constant_value(g, n.inputs[1]) : nullptr;
+  if (!s || s->dtype() != DType::kFloat32 || s->numel() != 1) return false;
+  q->s = s->data<float>()[0];
+  if (!(q->s > 0) || !std::isfinite(q->s)) return false;
+  q->scale = n.inputs[1];
+  q->dtype = codes_dtype;
+  q->z = 0;
+  q->zero_point.clear();
+  if (n.has_input(2)) {
+    const Tensor* z = constant_value(g, n.inputs[2]);
+    if (!z || z->numel() != 1 || (z->dtype() != DType::kInt8 && z->dtype() != DType::kUint8)) return false;
+    q->z = int_value(*z, 0);
+    q->zero_point = n.inputs[2];
+    q->dtype = z->dtype();
+  }
+  return q->dtype == DType::kInt8 || q->dtype == DType::kUint8;
+}
+
+// `value` = DequantizeLinear(activation codes) with per-tensor parameters.
+bool dequantized_activation(const Graph& g, const std::string& value, TensorQ* q) {
+  const ValueInfo* v = g.find(value);
+  if (!v || v->producer < 0) return false;
+  const Node& dq = g.nodes[size_t(v->producer)];
+  if (!is_op(dq, "DequantizeLinear") || constant_value(g, dq.inputs[0])) return false;
+  const ValueInfo* codes = g.find(dq.inputs[0]);
+  if (!codes || !read_params(g, dq, codes->type.dtype, q) || codes->type.dtype != q->dtype) return false;
+  q->codes = dq.inputs[0];
+  q->node = size_t(v->producer);
+  return true;
+}
+
+// Node `ni` is a per-tensor QuantizeLinear to int8/uint8.
+bool quantize_node(const Graph& g, size_t ni, TensorQ* q) {
+  const Node& n = g.nodes[ni];
+  if (!is_op(n, "QuantizeLinear") || n.outputs.size() != 1) return false;
+  if (!read_params(g, n, DType::kUint8, q)) return false;  // ONNX: no zero point means uint8
+  q->codes = n.outputs[0];
+  q->node = ni;
+  return true;
+}
+
+bool same_params(const TensorQ& a, const TensorQ& b) { return a.s == b.s && a.z == b.z && a.dtype == b.dtype; }
+
+// The only consumer node of `value` (which is not a graph output), or -1.
+int sole_consumer(const GraphUses& uses, const std::string& value) {
+  if (!uses.single_internal_use(value)) return -1;
+  return int(uses.of(value)[0].node);
+}
+
+// A zero point input for a QLinear op: the existing initializer, or a new 0 of the right type.
+std::string zero_point_input(Graph& g, const TensorQ& q) {
+  if (!q.zero_point.empty()) return q.zero_point;
+  Tensor z(q.dtype, {});
+  std::memset(z.raw(), 0, 1);
+  return add_constant(g, q.codes + "_zero_point", std::move(z));
+}
+
+struct WeightQ {
+  std::string codes, scale, zero_point;
+  std::vector<float> scales;  // one or one per output channel
+  bool zero_offsets = true;
+};
+
+// `value` = DequantizeLinear(constant int8/uint8 weights), per tensor or per output channel (axis 0).
+bool dequantized_weight(const Graph& g, const std::string& value, int64_t out_channels, WeightQ* w) {
+  const ValueInfo* v = g.find(value);
+  if (!v || v->producer < 0) return false;
+  const Node& dq = g.nodes[size_t(v->producer)];
+  if (!is_op(dq, "DequantizeLinear")) return false;
+  const Tensor* codes = constant_value(g, dq.inputs[0]);
+  const Tensor* scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
+  if (!codes || !scale || (codes->dtype() != DType::kInt8 && codes->dtype() != DType::kUint8)) return false;
+  if (scale->dtype() != DType::kFloat32 || (scale->numel() != 1 && scale->numel() != out_channels)) return false;
+  if (scale->numel() != 1 && dq.attr_int("axis", 1) != 0) return false;
+  w->codes = dq.inputs[0];
+  w->scale = dq.inputs[1];
+  w->scales.assign(scale->data<float>(), scale->data<float>() + scale->numel());
+  for (float s : w->scales)
+    if (!(s > 0) || !std::isfinite(s)) return false;
+  w->zero_point.clear();
+  if (dq.has_input(2)) {
+    const Tensor* z = constant_value(g, dq.inputs[2]);
+    if (!z || z->dtype() != codes->dtype() || (z->numel() != 1 && z->numel() != scale->numel())) return false;
+    w->zero_point = dq.inputs[2];
+    for (int64_t i = 0; i < z->numel(); ++i) w->zero_offsets = w->zero_offsets && int_value(*z, i) == 0;
+  }
+  return true;
+}
+
+// The bias as int32 in accumulator units (scale x_scale * w_scale[m]): the DQ's int32 codes as they are when
+// their scale is that product (what every QDQ quantizer writes), otherwise requantized from the real values.
+bool int32_bias(Graph& g, const std::string& value, float x_scale, const WeightQ& w, int64_t out_channels,
+                std::string* name) {
+  const Tensor* real = constant_value(g, value);
+  std::vector<double> b(static_cast<size_t>(out_channels));
+  bool reuse = false;
+  std::string codes_name;
+  if (real) {
+    if (real->dtype() != DType::kFloat32 || real->numel() != out_channels) return false;
+    for (int64_t m = 0; m < out_channels; ++m) b[size_t(m)] = real->data<float>()[m];
+  } else {
+    const ValueInfo* v = g.find(value);
+    if (!v || v->producer < 0) return false;
+    const Node& dq = g.nodes[size_t(v->producer)];
+    if (!is_op(dq, "DequantizeLinear")) return false;
+    const Tensor* codes = constant_value(g, dq.inputs[0]);
+    const Tensor* scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
+    const Tensor* zp = dq.has_input(2) ? constant_value(g, dq.inputs[2]) : nullptr;
+    if (!codes || codes->dtype() != DType::kInt32 || codes->numel() != out_channels || !scale ||
+        scale->dtype() != DType::kFloat32 || (scale->numel() != 1 && scale->numel() != out_channels))
+      return false;
+    if (dq.has_input(2) && !zp) return false;
+    reuse = true;
+    for (int64_t m = 0; m < out_channels; ++m) {
+      const float bs = scale->data<float>()[scale->numel() == 1 ? 0 : m];
+      const int32_t z = zp ? int_value(*zp, zp->numel() == 1 ? 0 : m) : 0;
+      const float acc_scale = x_scale * w.scales[w.scales.size() == 1 ? 0 : size_t(m)];
+      reuse = reuse && z == 0 && std::fabs(bs - acc_scale) <= 1e-6f * acc_scale;
+      b[size_t(m)] = (double(codes->data<int32_t>()[m]) - z) * bs;
+    }
+    codes_name = dq.inputs[0];
+  }
+  if (reuse) {
+    *name = codes_name;
+    return true;
+  }
+  Tensor t(DType::kInt32, {out_channels});
+  for (int64_t m = 0; m < out_channels; ++m) {
+    const double acc_scale = double(x_scale) * w.scales[w.scales.size() == 1 ? 0 : size_t(m)];
+    const double q = std::nearbyint(b[size_t(m)] / acc_scale);
+    t.data<int32_t>()[m] = int32_t(std::clamp(q, -2147483648.0, 2147483647.0));
+  }
+  *name = add_constant(g, value + "_int32", std::move(t));
+  return true;
+}
+
+// Step 1: Conv chains into QLinearConv.
+int fuse_conv_chains(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  const size_t count = g.nodes.size();
+  for (size_t ci = 0; ci < count; ++ci) {
+    const Node& conv = g.nodes[ci];
+    if (removed[ci] || !is_op(conv, "Conv") || conv.outputs.size() != 1 || ctx.pinned(conv) ||
+        has_fused_attrs(conv) || conv.num_inputs() < 2)
+      continue;
+    TensorQ x;
+    if (!dequantized_activation(g, conv.inputs[0], &x)) continue;
+    const ValueInfo* wv = g.find(conv.inputs[1]);
+    if (!wv || !wv->type.has_shape || wv->type.rank() < 3 || !wv->type.dims[0].known()) continue;
+    const int64_t out_channels = wv->type.dims[0].value;
+    WeightQ w;
+    if (!dequantized_weight(g, conv.inputs[1], out_channels, &w)) continue;
+
+    // Walk forward: [activation] | [Q -> DQ ->] Add(., DQ(r)) [activation], then the final Q.
+    std::vector<size_t> absorbed;
+    std::string t = conv.outputs[0];
+    FusedActivation act;
+    TensorQ residual;
+    bool has_residual = false;
+    int next = sole_consumer(uses, t);
+    auto take_activation = [&]() {
+      if (next < 0 || removed[size_t(next)] || ctx.pinned(g.nodes[size_t(next)])) return;
+      FusedActivation a = activation_of(g, g.nodes[size_t(next)]);
+      if (!a.active()) return;
+      act.kind = a.kind, act.alpha = a.alpha, act.beta = a.beta;
+      absorbed.push_back(size_t(next));
+      t = g.nodes[size_t(next)].outputs[0];
+      next = sole_consumer(uses, t);
+    };
+    take_activation();
+    if (!act.active() && next >= 0) {
+      // Conv -> Q -> DQ -> Add: the intermediate pair is dropped when nothing else reads it.
+      size_t add_at = size_t(next);
+      std::vector<size_t> pair;
+      TensorQ q1;
+      if (quantize_node(g, size_t(next), &q1)) {
+        const int dq1 = sole_consumer(uses, q1.codes);
+        const int add = dq1 >= 0 && is_op(g.nodes[size_t(dq1)], "DequantizeLinear")
+                            ? sole_consumer(uses, g.nodes[size_t(dq1)].outputs[0])
+                            : -1;
+        if (add >= 0) pair = {size_t(next), size_t(dq1)}, add_at = size_t(add);
+      }
+      const Node& add = g.nodes[add_at];
+      if (is_op(add, "Add") && !removed[add_at] && add.num_inputs() == 2 && !ctx.pinned(add) &&
+          add.inputs[0] != add.inputs[1] &&
+          (pair.empty() ? true : !removed[pair[0]] && !removed[pair[1]])) {
+        const std::string mine = pair.empty() ? t : g.nodes[pair[1]].outputs[0];
+        const std::string other = add.inputs[0] == mine ? add.inputs[1] : add.inputs[0];
+        const ValueInfo *ov = g.find(other), *cv = g.find(conv.outputs[0]);
+        if (dequantized_activation(g, other, &residual) && ov && cv && same_shape(ov->type, cv->type)) {
+          has_residual = true;
+          absorbed.insert(absorbed.end(), pair.begin(), pair.end());
+          absorbed.push_back(add_at);
+          t = add.outputs[0];
+          next = sole_consumer(uses, t);
+          take_activation();
+        }
+      }
+    }
+    TensorQ y;
+    if (next < 0 || removed[size_t(next)] || !quantize_node(g, size_t(next), &y)) continue;
+    bool clash = false;
+    for (size_t a : absorbed) clash = clash || removed[a];
+    if (clash) continue;
+
+    std::string bias;
+    if (conv.has_input(2) && !int32_bias(g, conv.inputs[2], x.s, w, out_channels, &bias)) continue;
+    Node q;
+    q.op_type = "QLinearConv";
+    q.name = conv.name;
+    q.attrs = conv.attrs;
+    act.residual = has_residual;
+    set_fused_activation(q, act);
+    q.inputs = {x.codes, x.scale, zero_point_input(g, x), w.codes, w.scale, w.zero_point, y.scale,
+                zero_point_input(g, y), bias};
+    if (has_residual) {
+      q.inputs.push_back(residual.codes);
+      q.inputs.push_back(residual.scale);
+      q.inputs.push_back(zero_point_input(g, residual));
+    }
+    q.outputs = {y.codes};
+    ctx.note(str_cat("Conv '", conv.name, "'", act.active() || has_residual ? " + " : "",
+                     describe_fused_activation(act), " -> QLinearConv (", dtype_name(x.dtype), " x ",
+                     dtype_name(g.find(w.codes)->type.dtype), " -> ", dtype_name(y.dtype), ")"));
+    removed[ci] = true;
+    for (size_t a : absorbed) removed[a] = true;
+    g.nodes[y.node] = std::move(q);  // takes the final Q's place: every input exists there
+    ++changes;
+  }
+  return changes;
+}
+
+bool moves_values_only(const Graph& g, const Node& n) {
+  if (!n.domain.empty()) return false;
+  const std::string& op = n.op_type;
+  if (op == "MaxPool") return n.outputs.size() == 1 || n.outputs[1].empty();
+  if (op == "Resize") return n.attr_string("mode", "nearest") == "nearest";
+  if (op == "Upsample") return n.attr_string("mode", "nearest") == "nearest";
+  (void)g;
+  return op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze" ||
+         op == "Concat" || op == "Slice" || op == "GlobalMaxPool";
+}
+
+// Step 2: data-movement ops between a DQ and a Q with the same parameters run on the codes.
+int move_codes(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    Node& n = g.nodes[ni];
+    if (removed[ni] || ctx.pinned(n) || !moves_values_only(g, n) || n.outputs.empty()) continue;
+    const int qi = sole_consumer(uses, n.outputs[0]);
+    TensorQ y;
+    if (qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y)) continue;
+    // Data inputs: all of Concat's, input 0 of the others (the rest are shapes, axes, scales: constants).
+    const size_t data_inputs = n.op_type == "Concat" ? n.inputs.size() : 1;
+    std::vector<std::string> codes;
+    bool ok = true;
+    for (size_t i = 0; ok && i < data_inputs; ++i) {
+      TensorQ x;
+      ok = dequantized_activation(g, n.inputs[i], &x) && same_params(x, y);
+      codes.push_back(x.codes);
+    }
+    for (size_t i = data_inputs; ok && i < n.inputs.size(); ++i)
+      ok = n.inputs[i].empty() || constant_value(g, n.inputs[i]) != nullptr;
+    if (!ok) continue;
+    ctx.note(str_cat(n.describe(), " runs on ", dtype_name(y.dtype), " codes (no dequantize/quantize around it)"));
+    for (size_t i = 0; i < data_inputs; ++i) n.inputs[i] = codes[i];
+    n.outputs[0] = y.codes;
+    removed[size_t(qi)] = true;
+    ++changes;
+  }
+  return changes;
+}
+
+// Step 3: int8 zero point -128 -> uint8 zero point 0, for zero points read only as zero points of activations.
+int unsign_one_sided(Graph& g, PassContext& ctx) {
+  GraphUses uses(g);
+  std::set<std::string> inputs(g.inputs.begin(), g.inputs.end());
+  int changes = 0;
+  for (auto& [name, info] : g.values) {
+    const Tensor* z = constant_value(g, name);
+    if (!z || z->dtype() != DType::kInt8 || z->numel() != 1 || z->data<int8_t>()[0] != -128) continue;
+    bool ok = !uses.of(name).empty() && !uses.is_graph_output(name);
+    for (auto& u : uses.of(name)) {
+      const Node& n = g.nodes[u.node];
+      const bool qdq = (is_op(n, "QuantizeLinear") || is_op(n, "DequantizeLinear")) && u.input == 2;
+      const bool qconv = is_op(n, "QLinearConv") && (u.input == 2 || u.input == 7 || u.input == 11);
+      ok = ok && (qdq || qconv) && !ctx.pinned(n);
+      // The codes this zero point describes must be internal: graph inputs/outputs keep their declared type.
+      if (ok && is_op(n, "DequantizeLinear")) ok = !inputs.count(n.inputs[0]) && !uses.is_graph_output(n.inputs[0]);
+      if (ok && is_op(n, "QuantizeLinear")) ok = !uses.is_graph_output(n.outputs[0]);
+      if (ok && is_op(n, "QLinearConv") && u.input == 2) ok = !inputs.count(n.inputs[0]);
+      if (ok && is_op(n, "QLinearConv") && u.input == 7) ok = !uses.is_graph_output(n.outputs[0]);
+      if (ok && is_op(n, "QLinearConv") && u.input == 11) ok = !inputs.count(n.inputs[9]);
+    }
+    if (!ok) continue;
+    Tensor u(DType::kUint8, z->shape());
+    u.data<uint8_t>()[0] = 0;
+    info.type = ValueType::of(u);
+    info.constant = std::move(u);
+    ++changes;
+  }
+  if (changes) ctx.note(str_cat(changes, " one-sided int8 activation(s) (zero point -128) now uint8, zero point 0"));
+  return changes;
+}
+
+}  // namespace
+
+Status lower_qdq(Graph& g, PassContext& ctx) {
+  std::vector<bool> removed(g.nodes.size(), false);
+  if (fuse_conv_chains(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (move_codes(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (unsign_one_sided(g, ctx) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  return Status::Ok();
+}
+
+}  // namespace lowbit
