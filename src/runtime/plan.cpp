@@ -2,6 +2,7 @@
 // and reorders to plain tensors where needed. See plan.h.
 #include "runtime/plan.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <unordered_map>
@@ -92,12 +93,16 @@ struct Step {
   bool tried = false;
 };
 
+// Element types oneDNN kernels exchange: float32, and int8/uint8 codes between the integer kernels.
+bool activation_dtype_ok(DType t) { return t == DType::kFloat32 || t == DType::kInt8 || t == DType::kUint8; }
+
 bool is_onednn_candidate(const Node& node) {
   static const std::set<std::string> ops = {
       "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Add",  "Mul",       "Sub",
       "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish", "MatMul",
-      "ConvTranspose", "Resize", "Upsample", "Concat", "LayerNormalization", "InstanceNormalization"};
+      "ConvTranspose", "Resize", "Upsample", "Concat", "LayerNormalization", "InstanceNormalization",
+      "QLinearConv", "QuantizeLinear", "DequantizeLinear"};
   return node.domain.empty() && ops.count(node.op_type);
 }
 
@@ -123,15 +128,25 @@ struct Plan::Impl {
   }
 
   static memory::desc desc_of(const Value& v) {
-    return v.mem ? v.mem.get_desc() : onednn::plain_desc(v.tensor.shape());
+    return v.mem ? v.mem.get_desc() : onednn::plain_desc(v.tensor.shape(), dnnl_type(v.tensor.dtype()));
+  }
+  // oneDNN's element type for the tensors the plan hands to kernels (f32 for anything else: float kernels
+  // reject non-f32 values by their DType before looking at descs).
+  static memory::data_type dnnl_type(DType t) {
+    switch (t) {
+      case DType::kInt8: return memory::data_type::s8;
+      case DType::kUint8: return memory::data_type::u8;
+      case DType::kInt32: return memory::data_type::s32;
+      default: return memory::data_type::f32;
+    }
   }
 
   // The plain tensor of a value, reordering a blocked oneDNN buffer into a fresh tensor on first use.
   Expected<Tensor*> plain(Value& v) {
     if (v.tensor.defined()) return &v.tensor;
     memory::desc src = v.mem.get_desc();
-    LB_ASSIGN_OR_RETURN(Tensor t, Tensor::create(DType::kFloat32, onednn::desc_shape(src), options.max_tensor_bytes));
-    memory dst(onednn::plain_desc(t.shape()), onednn::cpu_engine(), t.raw());
+    LB_ASSIGN_OR_RETURN(Tensor t, Tensor::create(onednn::desc_dtype(src), onednn::desc_shape(src), options.max_tensor_bytes));
+    memory dst(onednn::plain_desc(t.shape(), src.data_type()), onednn::cpu_engine(), t.raw());
     dnnl::reorder(v.mem, dst).execute(stream, v.mem, dst);
     stream.wait();
     v.tensor = std::move(t);
@@ -155,7 +170,7 @@ struct Plan::Impl {
   }
 
   memory& as_memory(Value& v) {
-    if (!v.mem) v.mem = memory(onednn::plain_desc(v.tensor.shape()), onednn::cpu_engine(), v.tensor.raw());
+    if (!v.mem) v.mem = memory(desc_of(v), onednn::cpu_engine(), v.tensor.raw());
     return v.mem;
   }
 
@@ -172,10 +187,11 @@ struct Plan::Impl {
       const Tensor* constant = baked_constant(node.inputs[i]);
       if (ins[i]) {
         Shape s = ins[i]->tensor.defined() ? ins[i]->tensor.shape() : onednn::desc_shape(ins[i]->mem.get_desc());
-        in_types[i] = ValueType(ins[i]->tensor.defined() ? ins[i]->tensor.dtype() : DType::kFloat32,
+        in_types[i] = ValueType(ins[i]->tensor.defined() ? ins[i]->tensor.dtype() : onednn::desc_dtype(ins[i]->mem.get_desc()),
                                 std::vector<Dim>(s.begin(), s.end()));
-        // Activations must be float32; baked constants (Resize sizes, Clip bounds) are the kernel's business.
-        if (in_types[i].dtype != DType::kFloat32 && !constant) return Status::Ok();
+        // Activations must be float32, or int8/uint8 for the integer kernels; baked constants (Resize sizes,
+        // Clip bounds, scales) are the kernel's business.
+        if (!constant && !activation_dtype_ok(in_types[i].dtype)) return Status::Ok();
       }
       ictx.input_types.push_back(ins[i] ? &in_types[i] : nullptr);
       ictx.input_values.push_back(constant ? constant
@@ -190,7 +206,7 @@ struct Plan::Impl {
         out_shapes.emplace_back();
         continue;
       }
-      if (!vt.fully_known() || vt.dtype != DType::kFloat32) return Status::Ok();
+      if (!vt.fully_known() || !activation_dtype_ok(vt.dtype)) return Status::Ok();
       out_shapes.push_back(vt.concrete());
     }
     auto make = [&](bool plain_only) {
@@ -199,7 +215,7 @@ struct Plan::Impl {
         if (!ins[i]) continue;
         kin[i].constant = baked_constant(node.inputs[i]);
         memory::desc d = desc_of(*ins[i]);
-        kin[i].desc = plain_only || kin[i].constant ? onednn::plain_desc(onednn::desc_shape(d)) : d;
+        kin[i].desc = plain_only || kin[i].constant ? onednn::plain_desc(onednn::desc_shape(d), d.data_type()) : d;
       }
       return onednn::create_kernel(node, graph.opset, kin, out_shapes);
     };
@@ -272,7 +288,7 @@ struct Plan::Impl {
         // The value's own memory may still be the blocked buffer (plain() keeps it for blocked consumers):
         // hand the kernel the plain copy it was built for.
         LB_ASSIGN_OR_RETURN(Tensor * t, plain(*ins[i]));
-        mems[i] = memory(onednn::plain_desc(t->shape()), onednn::cpu_engine(), t->raw());
+        mems[i] = memory(onednn::plain_desc(t->shape(), dnnl_type(t->dtype())), onednn::cpu_engine(), t->raw());
       } else {
         mems[i] = as_memory(*ins[i]);
       }
@@ -287,9 +303,20 @@ struct Plan::Impl {
                      shape_to_string(onednn::desc_shape(step.kernel->output_descs[i])), ") would need ",
                      step.kernel->output_descs[i].get_size(), " bytes, more than the ", options.max_tensor_bytes,
                      "-byte tensor cap");
+    // In place: output 0 takes over a dying input's pooled buffer (see Kernel::in_place_input).
+    void* reuse = nullptr;
+    const int ip = step.kernel->in_place_input;
+    if (ip >= 0 && size_t(ip) < ins.size() && ins[size_t(ip)] && ins[size_t(ip)]->pooled && !step.plain_inputs &&
+        ins[size_t(ip)]->mem.get_desc() == step.kernel->in_place_desc &&
+        step.kernel->in_place_desc.get_size() == step.kernel->output_descs[0].get_size() &&
+        dies_at(ni, node.inputs[size_t(ip)]) &&
+        std::count(node.inputs.begin(), node.inputs.end(), node.inputs[size_t(ip)]) == 1) {  // no other operand reads it
+      reuse = ins[size_t(ip)]->pooled;
+      ins[size_t(ip)]->pooled = nullptr;  // the output owns the buffer now
+    }
     try {
       for (auto& d : step.kernel->output_descs) {
-        held.push_back(buffers.acquire(d.get_size()));
+        held.push_back(reuse && held.empty() ? reuse : buffers.acquire(d.get_size()));
         outs.emplace_back(d, onednn::cpu_engine(), held.back());
       }
       step.kernel->execute(stream, mems, outs);
@@ -307,6 +334,13 @@ struct Plan::Impl {
       v = Value{Tensor(), outs[i], held[i], 0};
     }
     return Status::Ok();
+  }
+
+  // True when `value` is read for the last time by node `ni` (and is not a graph output).
+  bool dies_at(size_t ni, const std::string& value) const {
+    for (auto& dead : release_after[ni])
+      if (dead == value) return true;
+    return false;
   }
 
   // The layouts the node's runtime inputs arrive in now (zero desc for omitted and baked-constant inputs).

@@ -35,6 +35,15 @@ bool is_plain(const memory::desc& desc) {
   return desc == plain_desc(desc_shape(desc), desc.data_type());
 }
 
+DType desc_dtype(const memory::desc& d) {
+  switch (d.data_type()) {
+    case memory::data_type::s8: return DType::kInt8;
+    case memory::data_type::u8: return DType::kUint8;
+    case memory::data_type::s32: return DType::kInt32;
+    default: return DType::kFloat32;
+  }
+}
+
 Shape desc_shape(const memory::desc& desc) {
   memory::dims d = desc.dims();
   return Shape(d.begin(), d.end());
@@ -77,13 +86,19 @@ bool activation_steps(const std::string& op, float alpha, float beta, bool has_a
 std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                       const std::vector<Shape>& output_shapes) {
   if (!node.domain.empty()) return nullptr;
+  // Integer activations go only to the kernels written for them (float kernels assume f32).
+  const std::string& op = node.op_type;
+  const bool integer_aware = op == "QLinearConv" || op == "DequantizeLinear" || op == "MaxPool" || op == "GlobalMaxPool";
   for (auto& in : inputs)
-    if (in.desc.data.ndims != 0 && in.desc.data_type() != memory::data_type::f32) return nullptr;
+    if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
+      return nullptr;
   for (auto& s : output_shapes)
     for (int64_t d : s)
       if (d <= 0) return nullptr;  // empty tensors: nothing to gain, leave them to the reference
   try {
-    const std::string& op = node.op_type;
+    if (op == "QLinearConv") return create_qconv_kernel(node, opset, inputs, output_shapes);
+    if (op == "QuantizeLinear" || op == "DequantizeLinear")
+      return create_quantize_kernel(node, opset, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);
     if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
       return create_pool_kernel(node, opset, inputs, output_shapes);

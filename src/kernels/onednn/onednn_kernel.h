@@ -33,6 +33,10 @@ memory::desc plain_desc(const Shape& shape, memory::data_type dt = memory::data_
 bool is_plain(const memory::desc& desc);
 // The dims of a desc as a lowbit Shape.
 Shape desc_shape(const memory::desc& desc);
+// The same layout with another element type (f32 <-> s8/u8 of the same blocking).
+memory::desc with_data_type(const memory::desc& d, memory::data_type type);
+// lowbit's element type for a oneDNN one (f32, s8, u8, s32), kFloat32 for others.
+DType desc_dtype(const memory::desc& d);
 
 struct KernelInput {
   memory::desc desc;                 // layout the input arrives in (zero desc: omitted input)
@@ -48,6 +52,10 @@ class Kernel {
 
   std::vector<memory::desc> input_descs;   // per node input: the layout built for (zero desc for constants)
   std::vector<memory::desc> output_descs;  // per node output
+  // Output 0 may take over this input's buffer when the input's value dies at this node and its layout is
+  // in_place_desc (the kernel then finds its operand already in dst: a residual sum needs no copy). -1: never.
+  int in_place_input = -1;
+  memory::desc in_place_desc;
 };
 
 // The oneDNN kernel for `node` given its inputs' layouts and the output shapes inference computed, or
@@ -78,6 +86,12 @@ std::unique_ptr<Kernel> create_resize_kernel(const Node& node, int opset, const 
                                              const std::vector<Shape>& output_shapes);
 std::unique_ptr<Kernel> create_concat_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                              const std::vector<Shape>& output_shapes);
+// QLinearConv on int8 primitives (src/kernels/onednn/qconv.cpp).
+std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                            const std::vector<Shape>& output_shapes);
+// Per-tensor QuantizeLinear / DequantizeLinear as reorders (src/kernels/onednn/quantize.cpp).
+std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                               const std::vector<Shape>& output_shapes);
 // LayerNormalization (opset >= 17, Y only) and InstanceNormalization (src/kernels/onednn/norm.cpp).
 std::unique_ptr<Kernel> create_norm_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                            const std::vector<Shape>& output_shapes);

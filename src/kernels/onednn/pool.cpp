@@ -62,7 +62,9 @@ std::unique_ptr<Kernel> create_pool_kernel(const Node& node, int opset, const st
   const dnnl::algorithm alg = is_max        ? dnnl::algorithm::pooling_max
                               : include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                             : dnnl::algorithm::pooling_avg_exclude_padding;
-  memory::desc dst_any(memory::dims(out.begin(), out.end()), memory::data_type::f32, memory::format_tag::any);
+  // Max pooling keeps the element type (int8 codes pool exactly: quantization preserves order); averages are f32.
+  if (!is_max && md.data_type() != memory::data_type::f32) return nullptr;
+  memory::desc dst_any(memory::dims(out.begin(), out.end()), md.data_type(), memory::format_tag::any);
   dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, md, dst_any, strides, kernel, dilation,
                                    pad_l, pad_r);
   dnnl::pooling_v2_forward::primitive_desc pd(d, cpu_engine());

@@ -1,0 +1,213 @@
+// oneDNN int8 convolution for QLinearConv: u8 or s8 activations x s8 weights (VNNI on AVX-512), int32 bias,
+// requantization, fused activation and the residual Add (a sum post-op on the int8 residual) all inside one
+// primitive, following ops/qlinear_requant.h:
+//   output scales  = out_scale[m]                (per output channel)
+//   post-ops       = sum(residual_scale, r_zp)   (residual copied into dst first, read as its own type)
+//                    -> activation -> linear(post_scale) when the activation does not commute with the scale
+//   zero points    = x_zp on the source, y_zp on the destination (runtime values)
+// Matches the reference kernel to within 1 LSB (float rounding of the scale products; oneDNN rounds with
+// the CPU's round-to-nearest-even, as the reference does). Weights with non-zero zero points, uint8 weights and
+// non-constant scales are left to the reference kernel.
+#include <cstring>
+
+#include "kernels/onednn/onednn_kernel.h"
+#include "ops/conv_params.h"
+#include "ops/qlinear_requant.h"
+
+namespace lowbit::onednn {
+namespace {
+
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+class QConvKernel : public Kernel {
+ public:
+  void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
+    memory src = inputs[0], dst = outputs[0];
+    if (src_reorder_) {
+      src_reorder_.execute(stream, src, src_scratch_);
+      src = src_scratch_;
+    }
+    // The sum post-op accumulates onto what dst holds: the residual, in dst's layout. The plan hands over the
+    // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
+    if (residual_ && inputs[9].get_data_handle() != dst.get_data_handle()) {
+      memory r = inputs[9];
+      memory r_in_dst(residual_in_dst_, cpu_engine(), dst.get_data_handle());
+      residual_reorder_.execute(stream, r, r_in_dst);
+    }
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+    if (bias_) args[DNNL_ARG_BIAS] = bias_;
+    if (src_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = src_zp_;
+    if (dst_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = dst_zp_;
+    prim_.execute(stream, args);
+  }
+
+  dnnl::convolution_forward prim_;
+  dnnl::reorder src_reorder_, residual_reorder_;
+  memory src_scratch_, weights_, bias_, src_zp_, dst_zp_;
+  memory::desc residual_in_dst_;
+  bool residual_ = false;
+};
+
+dt to_dnnl(DType t) {
+  switch (t) {
+    case DType::kInt8: return dt::s8;
+    case DType::kUint8: return dt::u8;
+    case DType::kInt32: return dt::s32;
+    case DType::kFloat32: return dt::f32;
+    default: return dt::undef;
+  }
+}
+
+// A per-tensor scale or zero point baked into the kernel (nullptr: not a constant, or not a scalar).
+const Tensor* scalar_constant(const std::vector<KernelInput>& inputs, size_t i) {
+  if (i >= inputs.size() || !inputs[i].constant || inputs[i].constant->numel() != 1) return nullptr;
+  return inputs[i].constant;
+}
+
+int32_t code_value(const Tensor& t) {
+  return t.dtype() == DType::kInt8 ? int32_t(t.data<int8_t>()[0]) : int32_t(t.data<uint8_t>()[0]);
+}
+
+// A one-element s32 memory holding a runtime zero point.
+memory zero_point_memory(int32_t z) {
+  memory m(memory::desc({1}, dt::s32, tag::x), cpu_engine());
+  std::memcpy(m.get_data_handle(), &z, sizeof z);
+  return m;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                            const std::vector<Shape>& output_shapes) {
+  (void)opset;
+  if (inputs.size() < 7 || output_shapes.size() != 1) return nullptr;
+  const KernelInput& x = inputs[0];
+  if (x.constant || x.desc.data.ndims == 0) return nullptr;
+  const dt x_dt = x.desc.data_type();
+  if (x_dt != dt::s8 && x_dt != dt::u8) return nullptr;
+  const Tensor* w = inputs[3].constant;
+  const Tensor* w_scale = inputs[4].constant;
+  const Tensor *x_scale = scalar_constant(inputs, 1), *y_scale = scalar_constant(inputs, 6);
+  if (!w || w->dtype() != DType::kInt8 || !w_scale || w_scale->dtype() != DType::kFloat32 || !x_scale || !y_scale)
+    return nullptr;
+  const bool has_x_zp = inputs[2].desc.data.ndims != 0, has_y_zp = inputs.size() > 7 && inputs[7].desc.data.ndims != 0;
+  const Tensor* x_zp = has_x_zp ? scalar_constant(inputs, 2) : nullptr;
+  const Tensor* y_zp = has_y_zp ? scalar_constant(inputs, 7) : nullptr;
+  if ((has_x_zp && !x_zp) || (has_y_zp && !y_zp)) return nullptr;
+  if (inputs[5].desc.data.ndims != 0) {  // weight zero points: oneDNN needs them to be 0
+    const Tensor* wz = inputs[5].constant;
+    if (!wz) return nullptr;
+    for (int64_t i = 0; i < wz->numel(); ++i)
+      if (wz->data<int8_t>()[i] != 0) return nullptr;
+  }
+  const bool has_bias = inputs.size() > 8 && inputs[8].desc.data.ndims != 0;
+  if (has_bias && (!inputs[8].constant || inputs[8].constant->dtype() != DType::kInt32)) return nullptr;
+  auto fused = parse_fused_activation(node);
+  if (!fused.ok()) return nullptr;
+  const bool residual = fused->residual;
+  const Tensor *r_scale = nullptr, *r_zp = nullptr;
+  if (residual) {
+    if (inputs.size() < 11 || inputs[9].constant || inputs[9].desc.data.ndims == 0) return nullptr;
+    r_scale = scalar_constant(inputs, 10);
+    if (!r_scale) return nullptr;
+    if (inputs.size() > 11 && inputs[11].desc.data.ndims != 0 && !(r_zp = scalar_constant(inputs, 11))) return nullptr;
+    if (desc_shape(inputs[9].desc) != output_shapes[0]) return nullptr;
+  }
+
+  const Shape in_shape = desc_shape(x.desc);
+  const Shape& w_shape = w->shape();
+  const size_t rank = in_shape.size();
+  if (rank < 3 || rank > 5 || w_shape.size() != rank) return nullptr;
+  const size_t spatial = rank - 2;
+  auto attrs = parse_conv_attrs(node, spatial, Shape(w_shape.begin() + 2, w_shape.end()), false);
+  if (!attrs.ok()) return nullptr;
+  const int64_t group = attrs->group, out_channels = w_shape[0];
+  if (in_shape[1] != w_shape[1] * group || out_channels % group != 0) return nullptr;
+  if (w_scale->numel() != 1 && w_scale->numel() != out_channels) return nullptr;
+  memory::dims strides, dilates, pad_l, pad_r;
+  for (size_t i = 0; i < spatial; ++i) {
+    auto axis = conv_axis(*attrs, i, in_shape[i + 2]);
+    if (!axis.ok() || axis->out != output_shapes[0][i + 2]) return nullptr;
+    strides.push_back(attrs->strides[i]);
+    dilates.push_back(attrs->dilations[i] - 1);
+    pad_l.push_back(axis->pad_begin);
+    pad_r.push_back(axis->pad_end);
+  }
+
+  const QLinearRequant rq = qlinear_requant(
+      *fused, x_scale->data<float>()[0], std::vector<float>(w_scale->data<float>(), w_scale->data<float>() + w_scale->numel()),
+      out_channels, y_scale->data<float>()[0], y_zp ? code_value(*y_zp) : 0, r_scale ? r_scale->data<float>()[0] : 0.f,
+      r_zp ? code_value(*r_zp) : 0);
+  std::vector<EltwiseStep> steps;
+  if (rq.act.active() &&
+      !activation_steps(fused_activation_name(rq.act.kind), rq.act.alpha, rq.act.beta, true, true, &steps))
+    return nullptr;
+
+  dnnl::primitive_attr attr;
+  bool per_channel = false;
+  for (float s : rq.out_scale) per_channel = per_channel || s != rq.out_scale[0];
+  attr.set_output_scales(per_channel ? 1 << 1 : 0, per_channel ? rq.out_scale : std::vector<float>{rq.out_scale[0]});
+  const int32_t x_zero = x_zp ? code_value(*x_zp) : 0;
+  if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  if (rq.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  dnnl::post_ops ops;
+  const dt r_dt = residual ? inputs[9].desc.data_type() : dt::undef;
+  if (residual) ops.append_sum(rq.residual_scale, rq.residual_zero_point, r_dt);
+  for (auto& s : steps) ops.append_eltwise(1.f, s.algorithm, s.alpha, s.beta);
+  if (rq.post_scale != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, rq.post_scale, 0.f);
+  attr.set_post_ops(ops);
+
+  const DType y_type = y_zp ? y_zp->dtype() : (x_dt == dt::s8 ? DType::kInt8 : DType::kUint8);
+  Shape user_w_dims = w_shape;
+  if (group > 1) {
+    user_w_dims[0] = out_channels / group;
+    user_w_dims.insert(user_w_dims.begin(), group);
+  }
+  memory::desc src_any(memory::dims(in_shape.begin(), in_shape.end()), x_dt, tag::any);
+  memory::desc dst_any(memory::dims(output_shapes[0].begin(), output_shapes[0].end()), to_dnnl(y_type), tag::any);
+  memory::desc w_any(memory::dims(user_w_dims.begin(), user_w_dims.end()), dt::s8, tag::any);
+  memory::desc bias_md({out_channels}, dt::s32, tag::a);
+  using C = dnnl::convolution_forward;
+  auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                 w_any, bias_md, dst_any, strides, dilates, pad_l, pad_r)
+                       : C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+                                 w_any, dst_any, strides, dilates, pad_l, pad_r);
+  C::primitive_desc pd(desc, attr, cpu_engine());
+
+  auto k = std::make_unique<QConvKernel>();
+  k->prim_ = C(pd);
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  // Weights once, in the primitive's format (the reorder also computes the compensation terms s8 sources and
+  // source zero points need).
+  memory user_w(plain_desc(user_w_dims, dt::s8), eng, const_cast<void*>(w->raw()));
+  k->weights_ = memory(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
+  if (has_bias) {
+    k->bias_ = memory(pd.bias_desc(), eng);
+    std::memcpy(k->bias_.get_data_handle(), inputs[8].constant->raw(), size_t(out_channels) * sizeof(int32_t));
+  }
+  stream.wait();
+  if (x_zero != 0) k->src_zp_ = zero_point_memory(x_zero);
+  if (rq.y_zero_point != 0) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
+  if (pd.src_desc() != x.desc) {
+    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x.desc, eng, pd.src_desc()));
+    k->src_scratch_ = memory(pd.src_desc(), eng);
+  }
+  k->input_descs.assign(inputs.size(), memory::desc());
+  k->input_descs[0] = x.desc;
+  if (residual) {
+    k->residual_ = true;
+    k->input_descs[9] = inputs[9].desc;
+    k->residual_in_dst_ = with_data_type(pd.dst_desc(), r_dt);
+    k->residual_reorder_ =
+        dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[9].desc, eng, k->residual_in_dst_));
+    k->in_place_input = 9;
+    k->in_place_desc = k->residual_in_dst_;
+  }
+  k->output_descs = {pd.dst_desc()};
+  return k;
+}
+
+}  // namespace lowbit::onednn
