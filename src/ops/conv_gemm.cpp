@@ -5,6 +5,7 @@
 #include "ops/conv_params.h"
 #include "ops/fused_activation.h"
 #include "ops/op_table.h"
+#include "ops/qlinear_requant.h"
 
 namespace lowbit {
 
@@ -257,6 +258,8 @@ Status infer_QLinearConv(InferContext& ctx) {
   ctx.set_output(0, out);
   auto act = parse_fused_activation(ctx.node);
   if (!act) return ctx.fail(act.status().message());
+  auto rounding = parse_conv_rounding(ctx.node);
+  if (!rounding) return ctx.fail(rounding.status().message());
   if (residual) {
     LB_RETURN_IF_ERROR(ctx.expect_dtype(9, q8));  // also: present
     LB_RETURN_IF_ERROR(check_qparam(ctx, 10, "r_scale", {DType::kFloat32}, Dim()));

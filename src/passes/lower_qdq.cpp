@@ -5,9 +5,8 @@
 //  1. DQ(x), DQ(W int8 constant) [, DQ(B int32 constant) or float B] -> Conv -> [Relu | Clip | LeakyRelu ...]
 //     -> Q   becomes one QLinearConv with the activation fused (src/ops/qlinear_requant.h).
 //     Residual blocks, Conv -> [Q -> DQ] -> Add(., DQ(r)) -> [activation] -> Q, become a QLinearConv with
-//     lowbit_residual = 1 and r as inputs 9-11. The Conv output's own rounding to int8 is skipped there (as
-//     TensorRT does): the fused result is the unrounded sum, so it differs from the QDQ graph's float
-//     simulation by at most about one output step.
+//     lowbit_residual = 1 and r as inputs 9-11; the Conv output's own rounding and saturation stay exact as
+//     lowbit_conv_scale / lowbit_conv_range (src/ops/qlinear_requant.h), done inside the primitive.
 //  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | Resize(nearest) -> Q with the
 //     same scale and zero point: the op runs on the int8 codes (exact: these ops only move or select values,
 //     and quantization preserves order). Concat likewise when every input has the output's parameters.
@@ -18,8 +17,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 
+#include "ops/qlinear_requant.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -92,6 +93,12 @@ bool quantize_node(const Graph& g, size_t ni, TensorQ* q) {
 }
 
 bool same_params(const TensorQ& a, const TensorQ& b) { return a.s == b.s && a.z == b.z && a.dtype == b.dtype; }
+
+// DequantizeLinear node `dqi` undoes exactly the quantization `q` (same per-tensor parameters).
+bool same_params_dq(const Graph& g, size_t dqi, const TensorQ& q) {
+  TensorQ d;
+  return is_op(g.nodes[dqi], "DequantizeLinear") && read_params(g, g.nodes[dqi], q.dtype, &d) && same_params(d, q);
+}
 
 // The only consumer node of `value` (which is not a graph output), or -1.
 int sole_consumer(const GraphUses& uses, const std::string& value) {
@@ -209,6 +216,7 @@ int fuse_conv_chains(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
     std::string t = conv.outputs[0];
     FusedActivation act;
     TensorQ residual;
+    std::optional<TensorQ> rounding;  // the Conv output's own Q -> DQ before the Add
     bool has_residual = false;
     int next = sole_consumer(uses, t);
     auto take_activation = [&]() {
@@ -231,7 +239,7 @@ int fuse_conv_chains(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
         const int add = dq1 >= 0 && is_op(g.nodes[size_t(dq1)], "DequantizeLinear")
                             ? sole_consumer(uses, g.nodes[size_t(dq1)].outputs[0])
                             : -1;
-        if (add >= 0) pair = {size_t(next), size_t(dq1)}, add_at = size_t(add);
+        if (add >= 0 && same_params_dq(g, size_t(dq1), q1)) pair = {size_t(next), size_t(dq1)}, add_at = size_t(add);
       }
       const Node& add = g.nodes[add_at];
       if (is_op(add, "Add") && !removed[add_at] && add.num_inputs() == 2 && !ctx.pinned(add) &&
@@ -242,6 +250,7 @@ int fuse_conv_chains(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
         const ValueInfo *ov = g.find(other), *cv = g.find(conv.outputs[0]);
         if (dequantized_activation(g, other, &residual) && ov && cv && same_shape(ov->type, cv->type)) {
           has_residual = true;
+          if (!pair.empty()) rounding = q1;
           absorbed.insert(absorbed.end(), pair.begin(), pair.end());
           absorbed.push_back(add_at);
           t = add.outputs[0];
@@ -272,6 +281,11 @@ int fuse_conv_chains(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
       q.inputs.push_back(zero_point_input(g, residual));
     }
     q.outputs = {y.codes};
+    if (rounding) {
+      const int32_t qmin = rounding->dtype == DType::kInt8 ? -128 : 0, qmax = rounding->dtype == DType::kInt8 ? 127 : 255;
+      q.attrs[kConvScaleAttr] = Attribute::of_float(rounding->s);
+      q.attrs[kConvRangeAttr] = Attribute::of_ints({qmin - rounding->z, qmax - rounding->z});
+    }
     ctx.note(str_cat("Conv '", conv.name, "'", act.active() || has_residual ? " + " : "",
                      describe_fused_activation(act), " -> QLinearConv (", dtype_name(x.dtype), " x ",
                      dtype_name(g.find(w.codes)->type.dtype), " -> ", dtype_name(y.dtype), ")"));

@@ -2,7 +2,8 @@
 // requantization, fused activation and the residual Add (a sum post-op on the int8 residual) all inside one
 // primitive, following ops/qlinear_requant.h:
 //   output scales  = out_scale[m]                (per output channel)
-//   post-ops       = sum(residual_scale, r_zp)   (residual copied into dst first, read as its own type)
+//   post-ops       = [round, clip: the Conv output's own rounding, lowbit_conv_scale]
+//                    -> sum(residual_scale, r_zp)   (residual copied into dst first, read as its own type)
 //                    -> activation -> linear(post_scale) when the activation does not commute with the scale
 //   zero points    = x_zp on the source, y_zp on the destination (runtime values)
 // Matches the reference kernel to within 1 LSB (float rounding of the scale products; oneDNN rounds with
@@ -135,10 +136,12 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
     pad_r.push_back(axis->pad_end);
   }
 
+  auto rounding = parse_conv_rounding(node);
+  if (!rounding.ok()) return nullptr;
   const QLinearRequant rq = qlinear_requant(
       *fused, x_scale->data<float>()[0], std::vector<float>(w_scale->data<float>(), w_scale->data<float>() + w_scale->numel()),
       out_channels, y_scale->data<float>()[0], y_zp ? code_value(*y_zp) : 0, r_scale ? r_scale->data<float>()[0] : 0.f,
-      r_zp ? code_value(*r_zp) : 0);
+      r_zp ? code_value(*r_zp) : 0, *rounding);
   std::vector<EltwiseStep> steps;
   if (rq.act.active() &&
       !activation_steps(fused_activation_name(rq.act.kind), rq.act.alpha, rq.act.beta, true, true, &steps))
@@ -153,6 +156,15 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   if (rq.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
   const dt r_dt = residual ? inputs[9].desc.data_type() : dt::undef;
+  // oneDNN 2.6's int8 kernels mix up the constants of two post-ops of the same kind (seen with two
+  // eltwise_linear, and two eltwise_clip around a sum): such chains stay on the reference kernel.
+  if (rq.round_conv && rq.to_conv != 1.f && rq.post_scale != 1.f) return nullptr;
+  if (rq.round_conv && rq.act.kind == FusedActivationKind::kClip) return nullptr;  // two clips: wrong results
+  if (rq.round_conv) {  // the Conv output's own Q -> DQ, kept exact: v is in its steps here
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, rq.conv_lo, rq.conv_hi);
+    if (rq.to_conv != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, rq.to_conv, 0.f);
+  }
   if (residual) ops.append_sum(rq.residual_scale, rq.residual_zero_point, r_dt);
   for (auto& s : steps) ops.append_eltwise(1.f, s.algorithm, s.alpha, s.beta);
   if (rq.post_scale != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, rq.post_scale, 0.f);

@@ -510,10 +510,12 @@ Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
   const Tensor& ws = ctx.in(4);
   std::vector<float> w_scale(ws.data<float>(), ws.data<float>() + ws.numel());
   const bool residual = act->residual && ctx.has_input(9);
+  auto rounding = parse_conv_rounding(ctx.node);
+  if (!rounding) return ctx.fail(rounding.status().message());
   const QLinearRequant rq = qlinear_requant(
       *act, ctx.in(1).data<float>()[0], w_scale, out_channels, ctx.in(6).data<float>()[0],
       ctx.has_input(7) ? int_at(ctx.in(7), 0) : 0, residual ? ctx.in(10).data<float>()[0] : 0.f,
-      residual && ctx.has_input(11) ? int_at(ctx.in(11), 0) : 0);
+      residual && ctx.has_input(11) ? int_at(ctx.in(11), 0) : 0, *rounding);
 
   // Real-valued (scaled) outputs, then one rounding pass.
   std::vector<float> v(size_t(y.numel()));
@@ -542,6 +544,9 @@ Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
         }, grain_for(rows * cols));
       }
     }
+  if (rq.round_conv)
+    for (float& e : v)
+      e = std::clamp(quant::round_half_to_even(e), rq.conv_lo, rq.conv_hi) * rq.to_conv;
   if (residual) {
     const Tensor& r = ctx.in(9);
     for (int64_t i = 0; i < r.numel(); ++i) v[size_t(i)] += rq.residual_scale * float(int_at(r, i) - rq.residual_zero_point);

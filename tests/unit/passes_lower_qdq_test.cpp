@@ -1,0 +1,156 @@
+// Pass lower_qdq: hand-built QDQ graphs (as lowbit quantize and ONNX Runtime write them) become QLinearConv /
+// int8 data movement, and the integer graph agrees with the QDQ graph's float simulation to within one output
+// step on almost every element (the float simulation rounds float dot products; the integer path is exact).
+#include "passes_test_util.h"
+
+#include "ops/fused_activation.h"
+
+namespace lowbit::passes_test {
+namespace {
+
+Tensor scalar(float v) { return Tensor::from_vector(DType::kFloat32, {}, std::vector<float>{v}); }
+Tensor zero_point(DType t, int32_t v) {
+  Tensor z(t, {});
+  if (t == DType::kInt8) z.data<int8_t>()[0] = int8_t(v);
+  else z.data<uint8_t>()[0] = uint8_t(v);
+  return z;
+}
+
+struct QdqBuilder {
+  GraphBuilder b;
+  std::mt19937 rng{11};
+  int n = 0;
+
+  // value -> QuantizeLinear -> DequantizeLinear; returns the dequantized value (scale/zero point names in *params).
+  std::string qdq(const std::string& v, float s, DType t, int32_t z, std::pair<std::string, std::string>* params = nullptr) {
+    std::string sn = b.constant(v + "_s", scalar(s)), zn = b.constant(v + "_z", zero_point(t, z));
+    if (params) *params = {sn, zn};
+    return b.node("DequantizeLinear", {b.node("QuantizeLinear", {v, sn, zn}), sn, zn});
+  }
+  std::string qdq_with(const std::string& v, const std::pair<std::string, std::string>& p) {
+    return b.node("DequantizeLinear", {b.node("QuantizeLinear", {v, p.first, p.second}), p.first, p.second});
+  }
+  // Conv with int8 per-channel weights and an int32 bias in accumulator units (x_scale * w_scale[m]).
+  std::string conv(const std::string& x_dq, float x_scale, int64_t m, int64_t c, int64_t k,
+                   std::map<std::string, Attribute> attrs = {}) {
+    const std::string id = "c" + std::to_string(n++);
+    Tensor w(DType::kInt8, {m, c, k, k});
+    std::uniform_int_distribution<int> wd(-127, 127);
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(rng));
+    Tensor ws(DType::kFloat32, {m}), bs(DType::kFloat32, {m}), bq(DType::kInt32, {m});
+    std::uniform_real_distribution<float> sd(0.002f, 0.006f);
+    std::uniform_int_distribution<int32_t> bd(-3000, 3000);
+    for (int64_t i = 0; i < m; ++i) {
+      ws.data<float>()[i] = sd(rng);
+      bs.data<float>()[i] = x_scale * ws.data<float>()[i];
+      bq.data<int32_t>()[i] = bd(rng);
+    }
+    auto wdq = b.node("DequantizeLinear", {b.constant(id + "_w", w), b.constant(id + "_ws", ws)}, {{"axis", i64(0)}});
+    auto bdq = b.node("DequantizeLinear", {b.constant(id + "_b", bq), b.constant(id + "_bs", bs)}, {{"axis", i64(0)}});
+    return b.node("Conv", {x_dq, wdq, bdq}, std::move(attrs), id);
+  }
+};
+
+// Float simulation (lower_qdq disabled) vs lowered graph on the reference and oneDNN backends: at most
+// `max_steps` output steps apart, and on at most `max_share` of the elements.
+void expect_close_to_simulation(const Graph& before, const Graph& after, float out_step, double max_steps = 2,
+                                double max_share = 0.05) {
+  auto inputs = random_inputs(before, 5);
+  auto sim = Session::create(before, {.threads = 2, .backend = Backend::kRef});
+  ASSERT_TRUE(sim.ok());
+  auto want = (*sim)->run(inputs);
+  ASSERT_TRUE(want.ok()) << want.status().message();
+  for (Backend backend : {Backend::kRef, Backend::kOneDnn}) {
+    SCOPED_TRACE(backend_name(backend));
+    auto s = Session::create(after, {.threads = 2, .backend = backend});
+    ASSERT_TRUE(s.ok());
+    auto got = (*s)->run(inputs);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    for (auto& [name, w] : *want) {
+      const Tensor& g = got->at(name);
+      ASSERT_EQ(g.shape(), w.shape());
+      double worst = 0;
+      int64_t off = 0;
+      for (int64_t i = 0; i < w.numel(); ++i) {
+        const double d = std::fabs(g.get_as_double(i) - w.get_as_double(i)) / out_step;
+        worst = std::max(worst, d);
+        off += d > 0.01;
+      }
+      EXPECT_LE(worst, max_steps + 0.01) << name;
+      EXPECT_LE(double(off), max_share * double(w.numel())) << name << ": " << off << " of " << w.numel() << " differ";
+    }
+  }
+}
+
+TEST(PassLowerQdq, ConvReluMaxPoolChainBecomesIntegerOps) {
+  QdqBuilder q;
+  auto x = q.b.input("x", {1, 8, 12, 12});
+  auto c1 = q.conv(q.qdq(x, 0.02f, DType::kInt8, 0), 0.02f, 16, 8, 3, {{"pads", ints({1, 1, 1, 1})}});
+  std::pair<std::string, std::string> p;
+  auto r = q.qdq(q.b.node("Relu", {c1}), 0.05f, DType::kInt8, -128, &p);  // one-sided: zero point -128
+  auto pool = q.qdq_with(q.b.node("MaxPool", {r}, {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}}), p);
+  auto c2 = q.conv(pool, 0.05f, 12, 16, 1);
+  q.b.output(q.qdq(c2, 0.04f, DType::kInt8, 0));
+  Graph before = q.b.build(), after = before;
+  PassReport r1 = run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "QLinearConv"), 2);
+  EXPECT_EQ(count_op(after, "Conv"), 0);
+  EXPECT_EQ(count_op(after, "Relu"), 0);
+  const Node* pool_node = find_node_by_op(after, "MaxPool");
+  ASSERT_NE(pool_node, nullptr);
+  // The one-sided int8 tensor became uint8 (zero point 0); MaxPool reads and writes codes.
+  EXPECT_EQ(after.find(pool_node->inputs[0])->type.dtype, DType::kUint8);
+  EXPECT_EQ(after.find(pool_node->outputs[0])->type.dtype, DType::kUint8);
+  EXPECT_EQ(count_op(after, "QuantizeLinear"), 1);    // the float input
+  EXPECT_EQ(count_op(after, "DequantizeLinear"), 1);  // the float output
+  EXPECT_GE(r1.changes, 3);
+  expect_close_to_simulation(before, after, 0.04f);
+}
+
+TEST(PassLowerQdq, ResidualAddFusesIntoTheConv) {
+  QdqBuilder q;
+  auto x = q.b.input("x", {1, 8, 10, 10});
+  auto xdq = q.qdq(x, 0.02f, DType::kInt8, 0);
+  auto c = q.conv(xdq, 0.02f, 8, 8, 3, {{"pads", ints({1, 1, 1, 1})}});
+  auto sum = q.b.node("Add", {q.qdq(c, 0.03f, DType::kInt8, 0), xdq});
+  q.b.output(q.qdq(q.b.node("Relu", {sum}), 0.03f, DType::kUint8, 0));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  ASSERT_EQ(count_op(after, "QLinearConv"), 1);
+  EXPECT_EQ(count_op(after, "Add"), 0);
+  const Node* qc = find_node_by_op(after, "QLinearConv");
+  auto act = parse_fused_activation(*qc);
+  ASSERT_TRUE(act.ok());
+  EXPECT_TRUE(act->residual);
+  EXPECT_EQ(act->kind, FusedActivationKind::kRelu);
+  ASSERT_EQ(qc->inputs.size(), 12u);
+  // The fused conv skips rounding its own output to 0.03 steps: up to ~1 step apart, on a minority of values.
+  expect_close_to_simulation(before, after, 0.03f, 2, 0.35);
+}
+
+TEST(PassLowerQdq, PinnedNodesAndFloatConsumersStayFloat) {
+  QdqBuilder q;
+  auto x = q.b.input("x", {1, 4, 6, 6});
+  auto c = q.conv(q.qdq(x, 0.02f, DType::kInt8, 0), 0.02f, 4, 4, 3, {{"pads", ints({1, 1, 1, 1})}});
+  auto y = q.qdq(c, 0.03f, DType::kInt8, 0);
+  q.b.output(y);
+  q.b.output(c);  // the float conv output is also a graph output: it cannot be fused away
+  Graph g = q.b.build();
+  EXPECT_EQ(run_pass_ok(g, "lower_qdq").changes, 0);
+  EXPECT_EQ(count_op(g, "Conv"), 1);
+
+  QdqBuilder q2;
+  auto x2 = q2.b.input("x", {1, 4, 6, 6});
+  auto c2 = q2.conv(q2.qdq(x2, 0.02f, DType::kInt8, 0), 0.02f, 4, 4, 3);
+  q2.b.output(q2.qdq(c2, 0.03f, DType::kInt8, 0));
+  Graph g2 = q2.b.build();
+  OptimizeOptions keep;
+  keep.keep_nodes = {"c0"};  // --keep-node / per-layer float: this Conv stays a float simulation
+  EXPECT_EQ(run_pass_ok(g2, "lower_qdq", keep).changes, 0);
+  EXPECT_EQ(count_op(g2, "QLinearConv"), 0);
+}
+
+}  // namespace
+}  // namespace lowbit::passes_test
