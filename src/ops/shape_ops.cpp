@@ -152,7 +152,9 @@ Status infer_Split(InferContext& ctx) {
 Status infer_Gather(InferContext& ctx) {
   LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 2));
   LB_RETURN_IF_ERROR(expect_storable(ctx, 0));
-  LB_RETURN_IF_ERROR(ctx.expect_dtype(1, {DType::kInt64, DType::kInt32}));
+  // 8-bit indices are a lowbit extension: pass lower_qdq writes 256-entry lookup tables as Gather(table, codes)
+  // (int8 codes index from the end, as negative indices do, so the table is in two's-complement order).
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(1, {DType::kInt64, DType::kInt32, DType::kInt8, DType::kUint8}));
   const ValueType& data = ctx.in(0);
   const ValueType& idx = ctx.in(1);
   if (!data.has_shape || !idx.has_shape) return set_checked(ctx, 0, unknown_shape(data.dtype));

@@ -41,39 +41,6 @@ std::vector<Tensor> fold_shape_of(const Graph& g, const Node& node) {
   return {Tensor::from_vector(DType::kInt64, {int64_t(values.size())}, values)};
 }
 
-// Runs inference and the reference kernel on constant inputs; empty when anything is not known or too big.
-std::vector<Tensor> evaluate(const Graph& g, const Node& node, int64_t max_bytes) {
-  const OpSpec* op = find_op(node.domain, node.op_type);
-  if (!op) return {};
-  InferContext ictx{node, g.opset, {}, {}, {}, max_bytes};
-  std::vector<ValueType> types(node.inputs.size());
-  for (size_t i = 0; i < node.inputs.size(); ++i) {
-    const Tensor* t = node.inputs[i].empty() ? nullptr : constant_value(g, node.inputs[i]);
-    if (!node.inputs[i].empty() && !t) return {};
-    if (t) types[i] = ValueType::of(*t);
-    ictx.input_types.push_back(t ? &types[i] : nullptr);
-    ictx.input_values.push_back(t);
-  }
-  ictx.output_types.resize(node.outputs.size());
-  if (!op->infer(ictx).ok()) return {};
-  std::vector<Tensor> outs(node.outputs.size());
-  KernelContext kctx{node, g.opset, ictx.input_values, {}, nullptr};
-  for (size_t i = 0; i < node.outputs.size(); ++i) {
-    if (node.outputs[i].empty()) {
-      kctx.outputs.push_back(nullptr);
-      continue;
-    }
-    const ValueType& t = ictx.output_types[i];
-    if (!t.fully_known()) return {};
-    auto tensor = Tensor::create(t.dtype, t.concrete(), max_bytes);
-    if (!tensor) return {};
-    outs[i] = std::move(*tensor);
-    kctx.outputs.push_back(&outs[i]);
-  }
-  if (!op->ref(kctx).ok()) return {};
-  return outs;
-}
-
 }  // namespace
 
 Status fold_constants(Graph& g, PassContext& ctx) {
@@ -87,7 +54,7 @@ Status fold_constants(Graph& g, PassContext& ctx) {
     for (auto& o : node.outputs) feeds_output = feeds_output || uses.is_graph_output(o);
     if (feeds_output) continue;
     std::vector<Tensor> outs = fold_shape_of(g, node);
-    if (outs.empty()) outs = evaluate(g, node, ctx.options.max_folded_bytes);
+    if (outs.empty()) outs = evaluate_node(g, node, ctx.options.max_folded_bytes);
     if (outs.empty()) continue;
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       if (node.outputs[o].empty()) continue;

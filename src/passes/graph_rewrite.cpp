@@ -5,6 +5,7 @@
 #include <set>
 
 #include "ir/shape_inference.h"
+#include "ops/op_table.h"
 
 namespace lowbit {
 
@@ -143,5 +144,40 @@ FusedActivation activation_of(const Graph& g, const Node& n) {
   return a;
 }
 
+
+std::vector<Tensor> evaluate_node(const Graph& g, const Node& node, int64_t max_bytes,
+                                  const std::function<const Tensor*(const std::string&)>& value) {
+  const OpSpec* op = find_op(node.domain, node.op_type);
+  if (!op) return {};
+  InferContext ictx{node, g.opset, {}, {}, {}, max_bytes};
+  std::vector<ValueType> types(node.inputs.size());
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Tensor* t = nullptr;
+    if (!node.inputs[i].empty()) t = value ? value(node.inputs[i]) : nullptr;
+    if (!node.inputs[i].empty() && !t) t = constant_value(g, node.inputs[i]);
+    if (!node.inputs[i].empty() && !t) return {};
+    if (t) types[i] = ValueType::of(*t);
+    ictx.input_types.push_back(t ? &types[i] : nullptr);
+    ictx.input_values.push_back(t);
+  }
+  ictx.output_types.resize(node.outputs.size());
+  if (!op->infer(ictx).ok()) return {};
+  std::vector<Tensor> outs(node.outputs.size());
+  KernelContext kctx{node, g.opset, ictx.input_values, {}, nullptr};
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    if (node.outputs[i].empty()) {
+      kctx.outputs.push_back(nullptr);
+      continue;
+    }
+    const ValueType& t = ictx.output_types[i];
+    if (!t.fully_known()) return {};
+    auto tensor = Tensor::create(t.dtype, t.concrete(), max_bytes);
+    if (!tensor) return {};
+    outs[i] = std::move(*tensor);
+    kctx.outputs.push_back(&outs[i]);
+  }
+  if (!op->ref(kctx).ok()) return {};
+  return outs;
+}
 
 }  // namespace lowbit

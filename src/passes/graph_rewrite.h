@@ -1,6 +1,7 @@
 // Small helpers the passes share: who consumes a value, which inputs are true constants, fresh names,
 // and committing a rewrite (drop removed nodes, prune unused values, re-sort, re-infer).
 #pragma once
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -54,6 +55,11 @@ Status commit_rewrite(Graph& g, const std::vector<bool>& removed, const std::str
 // The activation a single-input node computes (Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Clip with
 // constant bounds), or kind kNone.
 FusedActivation activation_of(const Graph& g, const Node& n);
+
+// Runs inference and the reference kernel of one node: inputs from `value` (when given and it knows the name),
+// else the graph's constants. Empty when an input is unknown, inference fails or an output exceeds max_bytes.
+std::vector<Tensor> evaluate_node(const Graph& g, const Node& node, int64_t max_bytes,
+                                  const std::function<const Tensor*(const std::string&)>& value = nullptr);
 
 // Same dims (known values equal, or the same symbol): the two types provably describe the same shape.
 bool same_shape(const ValueType& a, const ValueType& b);

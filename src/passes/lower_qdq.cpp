@@ -13,10 +13,13 @@
 //  3. int8 activations whose zero point is -128 (one-sided, e.g. post-ReLU ranges) become uint8 with zero
 //     point 0: the same real values, and u8 activations x s8 weights is the form VNNI kernels run without
 //     zero-point compensation.
+//  4. Elementwise float islands between an int8 tensor and a QuantizeLinear (hard-swish chains, activations,
+//     requantization) become one 256-entry lookup table, Gather(table, codes).
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -371,6 +374,140 @@ int unsign_one_sided(Graph& g, PassContext& ctx) {
   return changes;
 }
 
+// Step 4 (after step 3): elementwise float islands. Everything computed from one int8 tensor by elementwise ops (with scalar
+// constants) up to a QuantizeLinear is a function of the 8-bit code alone: a 256-entry table, evaluated once
+// with the reference kernels, replaces the island (hard-swish chains, standalone activations, requantization).
+// Written as Gather(table, codes): exact, bit for bit, against the QDQ graph's float simulation.
+bool elementwise_op(const Node& n) {
+  static const std::set<std::string> ops = {
+      "Add", "Sub", "Mul", "Div", "Min", "Max", "Clip", "Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish",
+      "Tanh", "Exp", "Neg", "Abs", "Sqrt", "Pow", "Softplus", "Elu", "Erf", "QuantizeLinear", "DequantizeLinear"};
+  return n.domain.empty() && n.outputs.size() == 1 && ops.count(n.op_type);
+}
+
+int lookup_tables(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  for (size_t di = 0; di < g.nodes.size(); ++di) {
+    TensorQ src;
+    if (removed[di] || !is_op(g.nodes[di], "DequantizeLinear") ||
+        !dequantized_activation(g, g.nodes[di].outputs[0], &src) || src.node != di)
+      continue;
+    // Grow the island: nodes whose every non-constant input is an island value (constants must be scalars).
+    std::set<std::string> values = {g.nodes[di].outputs[0]};
+    std::vector<size_t> island;
+    std::set<size_t> in_island;
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const std::string& v : std::vector<std::string>(values.begin(), values.end()))
+        for (auto& u : uses.of(v)) {
+          const Node& n = g.nodes[u.node];
+          if (in_island.count(u.node) || removed[u.node] || !elementwise_op(n) || ctx.pinned(n)) continue;
+          bool ok = true;
+          for (auto& in : n.inputs) {
+            if (in.empty() || values.count(in)) continue;
+            const Tensor* c = constant_value(g, in);
+            ok = ok && c && c->numel() == 1;
+          }
+          if (!ok) continue;
+          in_island.insert(u.node);
+          island.push_back(u.node);
+          values.insert(n.outputs[0]);
+          grew = true;
+        }
+    }
+    // One way out, through a per-tensor QuantizeLinear; and something worth a table.
+    std::vector<std::string> exits;
+    for (size_t ni : island) {
+      const std::string& out = g.nodes[ni].outputs[0];
+      bool outside = uses.is_graph_output(out);
+      for (auto& u : uses.of(out)) outside = outside || !in_island.count(u.node);
+      if (outside) exits.push_back(out);
+    }
+    if (exits.size() != 1 || island.size() < 2) continue;
+    const ValueInfo* exit_info = g.find(exits[0]);
+    TensorQ y;
+    if (!exit_info || exit_info->producer < 0 || !quantize_node(g, size_t(exit_info->producer), &y)) continue;
+    // Evaluate the island on all 256 codes (index i holds code i; int8 codes -k sit at 256 - k).
+    Tensor codes(src.dtype, {256});
+    for (int i = 0; i < 256; ++i) static_cast<uint8_t*>(codes.raw())[i] = uint8_t(i);
+    std::map<std::string, Tensor> env;
+    env[src.codes] = codes;
+    auto lookup = [&](const std::string& name) -> const Tensor* {
+      auto it = env.find(name);
+      return it == env.end() ? nullptr : &it->second;
+    };
+    std::vector<size_t> order(island.begin(), island.end());
+    std::sort(order.begin(), order.end());  // graph order is topological
+    bool ok = true;
+    for (size_t ni : std::vector<size_t>{di}) {
+      auto out = evaluate_node(g, g.nodes[ni], int64_t(1) << 20, lookup);
+      ok = ok && out.size() == 1;
+      if (ok) env[g.nodes[ni].outputs[0]] = std::move(out[0]);
+    }
+    for (size_t ni : order) {
+      if (!ok) break;
+      auto out = evaluate_node(g, g.nodes[ni], int64_t(1) << 20, lookup);
+      ok = out.size() == 1 && out[0].numel() == 256;
+      if (ok) env[g.nodes[ni].outputs[0]] = std::move(out[0]);
+    }
+    if (!ok || !env.count(exits[0]) || env[exits[0]].dtype() != y.dtype) continue;
+    const std::string table = add_constant(g, exits[0] + "_table", env[exits[0]]);
+    Node gather;
+    gather.op_type = "Gather";
+    gather.name = exits[0] + "_lookup";
+    gather.inputs = {src.codes, table};
+    std::swap(gather.inputs[0], gather.inputs[1]);  // Gather(data = table, indices = codes)
+    gather.outputs = {exits[0]};
+    std::string ops;
+    for (size_t ni : order)
+      if (!is_op(g.nodes[ni], "QuantizeLinear") && !is_op(g.nodes[ni], "DequantizeLinear"))
+        ops += (ops.empty() ? "" : ", ") + g.nodes[ni].op_type;
+    ctx.note(str_cat("lookup table: ", ops.empty() ? "requantization" : ops, " on '", src.codes, "' -> '", exits[0],
+                     "' (", order.size(), " nodes, 256 entries)"));
+    for (size_t ni : order) removed[ni] = true;
+    g.nodes[size_t(exit_info->producer)] = std::move(gather);  // the exit Q's place
+    removed[size_t(exit_info->producer)] = false;
+    ++changes;
+  }
+  return changes;
+}
+
+// Notes (not counted as changes) for the nodes of a QDQ graph that still run in float, and why.
+// They go first: "which layers did not run in INT8, and why" is the question the report answers.
+void report_float_nodes(const Graph& g, PassContext& ctx) {
+  GraphUses uses(g);
+  std::vector<std::string> floats;
+  for (const Node& n : g.nodes) {
+    if (is_op(n, "QuantizeLinear") || is_op(n, "DequantizeLinear")) continue;
+    bool reads_dq = false, feeds_q = false;
+    for (auto& in : n.inputs) {
+      TensorQ q;
+      reads_dq = reads_dq || (!in.empty() && dequantized_activation(g, in, &q));
+    }
+    for (auto& out : n.outputs)
+      for (auto& u : uses.of(out)) feeds_q = feeds_q || is_op(g.nodes[u.node], "QuantizeLinear");
+    if (!reads_dq && !feeds_q) continue;
+    std::string why;
+    if (ctx.pinned(n)) why = "kept as it is by --keep-node";
+    else if (is_op(n, "Conv")) {
+      TensorQ x;
+      WeightQ w;
+      const ValueInfo* wv = n.inputs.size() > 1 ? g.find(n.inputs[1]) : nullptr;
+      const int64_t m = wv && wv->type.has_shape && wv->type.rank() > 0 ? wv->type.dims[0].value : -1;
+      if (!dequantized_activation(g, n.inputs[0], &x)) why = "its input is not a per-tensor dequantized activation";
+      else if (!dequantized_weight(g, n.inputs[1], m, &w)) why = "its weights are not int8 constants behind a DequantizeLinear";
+      else why = "its output is not quantized by one QuantizeLinear (read in float elsewhere, or a graph output)";
+    } else if (moves_values_only(g, n)) {
+      why = "its input and output quantization differ (or its output is read in float)";
+    } else {
+      why = str_cat("no integer kernel for ", n.op_type, " yet: runs in float between DequantizeLinear and QuantizeLinear");
+    }
+    floats.push_back(str_cat("float: ", n.describe(), ": ", why));
+  }
+  ctx.report.notes.insert(ctx.report.notes.begin(), floats.begin(), floats.end());
+}
+
 }  // namespace
 
 Status lower_qdq(Graph& g, PassContext& ctx) {
@@ -379,7 +516,12 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   removed.assign(g.nodes.size(), false);
   if (move_codes(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
+  // Before the tables: they are evaluated for the codes' final types.
+  removed.assign(g.nodes.size(), false);
   if (unsign_one_sided(g, ctx) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (lookup_tables(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  if (ctx.report.changes > 0) report_float_nodes(g, ctx);
   return Status::Ok();
 }
 

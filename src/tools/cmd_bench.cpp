@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 
+#include "runtime/precision.h"
 #include "runtime/session.h"
 #include "tools/cli_common.h"
 
@@ -108,7 +109,7 @@ Tensor random_tensor(DType dtype, const Shape& shape, std::mt19937_64& rng, Stat
 }
 
 struct NodeTime {
-  std::string name, op_type;
+  std::string name, op_type, precision;
   double total_ms = 0;
   int64_t calls = 0;
   std::string backend = "ref";  // what actually ran the node in the last timed run
@@ -275,6 +276,7 @@ int run_bench(const BenchOptions& options) {
   for (size_t i = 0; i < model.nodes.size(); ++i) {
     node_times[i].name = model.nodes[i].name;
     node_times[i].op_type = model.nodes[i].op_type;
+    node_times[i].precision = node_precision(model, model.nodes[i]);
     node_index[&model.nodes[i]] = i;
   }
   NodeObserver observer = nullptr;
@@ -353,6 +355,7 @@ int run_bench(const BenchOptions& options) {
         rows.push_back({{"node", n.name},
                         {"op_type", n.op_type},
                         {"backend", n.backend},
+                        {"precision", n.precision},
                         {"calls", n.calls},
                         {"total_ms", n.total_ms},
                         {"mean_ms", n.calls ? n.total_ms / double(n.calls) : 0.0},
@@ -392,13 +395,14 @@ int run_bench(const BenchOptions& options) {
     for (auto& n : profile) op_width = std::max(op_width, n.op_type.size());
     o << "\nPer-node time over " << latencies.size() << " timed runs, sorted by total time:\n";
     char line[512];
-    std::snprintf(line, sizeof line, "  %-*s  %-*s  %-7s  %6s  %11s  %10s  %6s\n", int(width), "node", int(op_width),
-                  "op_type", "backend", "calls", "total_ms", "mean_ms", "%");
+    std::snprintf(line, sizeof line, "  %-*s  %-*s  %-7s  %-10s  %6s  %11s  %10s  %6s\n", int(width), "node",
+                  int(op_width), "op_type", "backend", "precision", "calls", "total_ms", "mean_ms", "%");
     o << line;
     for (auto& n : profile) {
       std::string name = n.name.size() > 48 ? n.name.substr(0, 45) + "..." : n.name;
-      std::snprintf(line, sizeof line, "  %-*s  %-*s  %-7s  %6lld  %11.3f  %10.3f  %5.1f%%\n", int(width), name.c_str(),
-                    int(op_width), n.op_type.c_str(), n.backend.c_str(), static_cast<long long>(n.calls), n.total_ms,
+      std::snprintf(line, sizeof line, "  %-*s  %-*s  %-7s  %-10s  %6lld  %11.3f  %10.3f  %5.1f%%\n", int(width),
+                    name.c_str(), int(op_width), n.op_type.c_str(), n.backend.c_str(), n.precision.c_str(),
+                    static_cast<long long>(n.calls), n.total_ms,
                     n.calls ? n.total_ms / double(n.calls) : 0.0,
                     profile_total > 0 ? 100.0 * n.total_ms / profile_total : 0.0);
       o << line;
@@ -411,6 +415,29 @@ int run_bench(const BenchOptions& options) {
     }
     std::vector<std::pair<std::string, std::pair<double, int64_t>>> ops(by_op.begin(), by_op.end());
     std::sort(ops.begin(), ops.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+    // Which layers really ran in INT8: time per precision, and the float nodes by name.
+    std::map<std::string, std::pair<double, int64_t>> by_precision;
+    std::string float_nodes;
+    int float_count = 0;
+    bool integer_graph = false;
+    for (auto& n : profile) {
+      by_precision[n.precision].first += n.total_ms;
+      by_precision[n.precision].second += 1;
+      integer_graph |= n.precision != "fp32";
+      if (n.precision == "fp32" && ++float_count <= 8) float_nodes += (float_nodes.empty() ? "" : ", ") + n.name;
+    }
+    if (integer_graph) {
+      o << "\nPer precision (what the node executed in):\n";
+      for (auto& [p, v] : by_precision) {
+        std::snprintf(line, sizeof line, "  %-10s  %4lld nodes  %11.3f ms  %5.1f%%\n", p.c_str(),
+                      static_cast<long long>(v.second), v.first,
+                      profile_total > 0 ? 100.0 * v.first / profile_total : 0.0);
+        o << line;
+      }
+      if (float_count > 0)
+        o << "  float nodes: " << float_nodes << (float_count > 8 ? str_cat(" ... (", float_count, " in all)") : "")
+          << " (why: lowbit inspect --optimized, pass lower_qdq)\n";
+    }
     o << "\nPer op type:\n";
     for (auto& [op, v] : ops) {
       std::snprintf(line, sizeof line, "  %-*s  %4lld nodes  %11.3f ms  %5.1f%%\n", int(op_width), op.c_str(),

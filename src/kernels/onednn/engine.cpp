@@ -88,7 +88,8 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
   if (!node.domain.empty()) return nullptr;
   // Integer activations go only to the kernels written for them (float kernels assume f32).
   const std::string& op = node.op_type;
-  const bool integer_aware = op == "QLinearConv" || op == "DequantizeLinear" || op == "MaxPool" || op == "GlobalMaxPool";
+  const bool integer_aware = op == "QLinearConv" || op == "DequantizeLinear" || op == "MaxPool" ||
+                             op == "GlobalMaxPool" || op == "Gather";
   for (auto& in : inputs)
     if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
       return nullptr;
@@ -99,6 +100,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
     if (op == "QLinearConv") return create_qconv_kernel(node, opset, inputs, output_shapes);
     if (op == "QuantizeLinear" || op == "DequantizeLinear")
       return create_quantize_kernel(node, opset, inputs, output_shapes);
+    if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);
     if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
       return create_pool_kernel(node, opset, inputs, output_shapes);
