@@ -15,6 +15,7 @@
 //     zero-point compensation.
 //  4. Elementwise float islands between an int8 tensor and a QuantizeLinear (hard-swish chains, activations,
 //     requantization) become one 256-entry lookup table, Gather(table, codes).
+//  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
 #include <algorithm>
 #include <cmath>
@@ -473,6 +474,43 @@ int lookup_tables(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
+// Step 5: Add / Mul of two dequantized activations, [activation], QuantizeLinear -> QLinearAdd / QLinearMul.
+int binary_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (removed[ni] || ctx.pinned(n) || !(is_op(n, "Add") || is_op(n, "Mul")) || n.num_inputs() != 2) continue;
+    TensorQ a, b;
+    if (!dequantized_activation(g, n.inputs[0], &a) || !dequantized_activation(g, n.inputs[1], &b)) continue;
+    std::vector<size_t> absorbed = {ni};
+    std::string t = n.outputs[0];
+    int next = sole_consumer(uses, t);
+    FusedActivation act;
+    if (next >= 0 && !removed[size_t(next)] && !ctx.pinned(g.nodes[size_t(next)])) {
+      act = activation_of(g, g.nodes[size_t(next)]);
+      if (act.active()) {
+        absorbed.push_back(size_t(next));
+        next = sole_consumer(uses, g.nodes[size_t(next)].outputs[0]);
+      }
+    }
+    TensorQ y;
+    if (next < 0 || removed[size_t(next)] || !quantize_node(g, size_t(next), &y)) continue;
+    Node q;
+    q.op_type = is_op(n, "Add") ? "QLinearAdd" : "QLinearMul";
+    q.name = n.name;
+    set_fused_activation(q, act);
+    q.inputs = {a.codes, a.scale, zero_point_input(g, a), b.codes, b.scale, zero_point_input(g, b), y.scale,
+                zero_point_input(g, y)};
+    q.outputs = {y.codes};
+    ctx.note(str_cat(n.describe(), act.active() ? " + " : "", describe_fused_activation(act), " -> ", q.op_type));
+    for (size_t i : absorbed) removed[i] = true;
+    g.nodes[y.node] = std::move(q);
+    ++changes;
+  }
+  return changes;
+}
+
 // Notes (not counted as changes) for the nodes of a QDQ graph that still run in float, and why.
 // They go first: "which layers did not run in INT8, and why" is the question the report answers.
 void report_float_nodes(const Graph& g, PassContext& ctx) {
@@ -521,6 +559,8 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   if (unsign_one_sided(g, ctx) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (lookup_tables(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (binary_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   if (ctx.report.changes > 0) report_float_nodes(g, ctx);
   return Status::Ok();
 }

@@ -89,7 +89,8 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
   // Integer activations go only to the kernels written for them (float kernels assume f32).
   const std::string& op = node.op_type;
   const bool integer_aware = op == "QLinearConv" || op == "DequantizeLinear" || op == "MaxPool" ||
-                             op == "GlobalMaxPool" || op == "Gather";
+                             op == "GlobalMaxPool" || op == "Gather" || op == "QLinearAdd" || op == "QLinearMul" ||
+                             op == "Resize" || op == "Upsample" || op == "Concat";
   for (auto& in : inputs)
     if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
       return nullptr;
@@ -101,6 +102,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
     if (op == "QuantizeLinear" || op == "DequantizeLinear")
       return create_quantize_kernel(node, opset, inputs, output_shapes);
     if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);
+    if (op == "QLinearAdd" || op == "QLinearMul") return create_qlinear_binary_kernel(node, opset, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);
     if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
       return create_pool_kernel(node, opset, inputs, output_shapes);

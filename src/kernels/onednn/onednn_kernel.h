@@ -92,6 +92,10 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
 // Per-tensor QuantizeLinear / DequantizeLinear as reorders (src/kernels/onednn/quantize.cpp).
 std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                                const std::vector<Shape>& output_shapes);
+// QLinearAdd / QLinearMul on strided int8 layouts (src/kernels/onednn/qlinear_binary.cpp).
+std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset,
+                                                     const std::vector<KernelInput>& inputs,
+                                                     const std::vector<Shape>& output_shapes);
 // Gather(256-entry table, int8/uint8 codes): lookup tables (src/kernels/onednn/lookup.cpp).
 std::unique_ptr<Kernel> create_lookup_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                              const std::vector<Shape>& output_shapes);

@@ -71,7 +71,8 @@ std::unique_ptr<Kernel> create_resize_kernel(const Node& node, int opset, const 
     for (int64_t x = 0; x < out[d]; ++x)
       if (nearest_source(attrs, ax, x) != x / factor) return nullptr;
   }
-  memory::desc dst_any(memory::dims(out.begin(), out.end()), memory::data_type::f32, memory::format_tag::any);
+  // Nearest sampling copies values: int8/uint8 codes keep their type (pass lower_qdq's data movement).
+  memory::desc dst_any(memory::dims(out.begin(), out.end()), md.data_type(), memory::format_tag::any);
   dnnl::resampling_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::resampling_nearest, md,
                                    dst_any);
   dnnl::resampling_forward::primitive_desc pd(d, cpu_engine());
@@ -97,7 +98,9 @@ std::unique_ptr<Kernel> create_concat_kernel(const Node& node, int, const std::v
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank || rank == 0) return nullptr;
   const Shape& out = output_shapes[0];
-  memory::desc dst_any(memory::dims(out.begin(), out.end()), memory::data_type::f32, memory::format_tag::any);
+  for (auto& d : srcs)
+    if (d.data_type() != srcs[0].data_type()) return nullptr;
+  memory::desc dst_any(memory::dims(out.begin(), out.end()), srcs[0].data_type(), memory::format_tag::any);
   dnnl::concat::primitive_desc pd(dst_any, int(axis), srcs, cpu_engine());
   auto k = std::make_unique<ConcatKernel>();
   k->prim_ = dnnl::concat(pd);
