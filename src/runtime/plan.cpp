@@ -220,12 +220,14 @@ struct Plan::Impl {
       return onednn::create_kernel(node, graph.opset, kin, out_shapes);
     };
     step.kernel = make(false);
+    if (step.kernel) step.kernel->pool = options.pool;
     if (!step.kernel) {
       bool any_blocked = false;
       for (auto* v : ins) any_blocked |= v && !onednn::is_plain(desc_of(*v));
       if (any_blocked) {
         step.kernel = make(true);
         step.plain_inputs = step.kernel != nullptr;
+        if (step.kernel) step.kernel->pool = options.pool;
       }
     }
     return Status::Ok();

@@ -17,6 +17,7 @@
 
 #include "ir/graph.h"
 #include "lowbit/status.h"
+#include "runtime/thread_pool.h"
 
 namespace lowbit::onednn {
 
@@ -56,6 +57,9 @@ class Kernel {
   // in_place_desc (the kernel then finds its operand already in dst: a residual sum needs no copy). -1: never.
   int in_place_input = -1;
   memory::desc in_place_desc;
+  // lowbit's own loops (lookup tables, int8 elementwise) split work on the plan's pool; oneDNN primitives use
+  // oneDNN's threads. Set by the plan after creation; may stay null (then they run on the calling thread).
+  ThreadPool* pool = nullptr;
 };
 
 // The oneDNN kernel for `node` given its inputs' layouts and the output shapes inference computed, or

@@ -108,22 +108,32 @@ class QLinearBinaryKernel : public Kernel {
     const uint8_t* b = static_cast<const uint8_t*>(b_mem.get_data_handle());
     uint8_t* c = static_cast<uint8_t*>(outputs[0].get_data_handle());
     const size_t rank = dims_.size();
-    std::vector<int64_t> idx(rank, 0);
     int64_t outer = 1;
     for (size_t d = 0; d < rank; ++d)
       if (d != inner_) outer *= dims_[d];
     const int64_t n = dims_[inner_];
-    tmp_.resize(size_t(n));
-    for (int64_t o = 0; o < outer; ++o) {
-      int64_t off_a = 0, off_b = 0;  // element offsets; codes are one byte
-      for (size_t d = 0; d < rank; ++d) off_a += idx[d] * a_strides_[d], off_b += idx[d] * b_strides_[d];
-      row_(p_, a + off_a, b + off_b, b_strides_[inner_], c + off_a, n, tmp_.data());
-      for (size_t d = rank; d-- > 0;) {  // next outer index (the inner dim stays 0)
-        if (d == inner_) continue;
-        if (++idx[d] < dims_[d]) break;
-        idx[d] = 0;
+    // Rows [o0, o1) of the outer index space (every dim but the inner one, row-major).
+    auto rows = [&](int64_t o0, int64_t o1) {
+      std::vector<float> tmp(static_cast<size_t>(n));
+      std::vector<int64_t> idx(rank, 0);
+      for (int64_t rest = o0, d = int64_t(rank) - 1; d >= 0; --d) {
+        if (size_t(d) == inner_) continue;
+        idx[size_t(d)] = rest % dims_[size_t(d)];
+        rest /= dims_[size_t(d)];
       }
-    }
+      for (int64_t o = o0; o < o1; ++o) {
+        int64_t off_a = 0, off_b = 0;  // element offsets; codes are one byte
+        for (size_t d = 0; d < rank; ++d) off_a += idx[d] * a_strides_[d], off_b += idx[d] * b_strides_[d];
+        row_(p_, a + off_a, b + off_b, b_strides_[inner_], c + off_a, n, tmp.data());
+        for (size_t d = rank; d-- > 0;) {  // next outer index (the inner dim stays 0)
+          if (d == inner_) continue;
+          if (++idx[d] < dims_[d]) break;
+          idx[d] = 0;
+        }
+      }
+    };
+    if (pool) pool->parallel_for(outer, rows, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(n, 1)));
+    else rows(0, outer);
   }
 
   QLinearBinaryParams p_;
@@ -133,7 +143,6 @@ class QLinearBinaryKernel : public Kernel {
   memory b_scratch_;
   std::vector<int64_t> dims_, a_strides_, b_strides_;
   size_t inner_ = 0;
-  std::vector<float> tmp_;
 };
 
 const Tensor* scalar(const std::vector<KernelInput>& inputs, size_t i) {
