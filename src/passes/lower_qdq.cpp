@@ -417,18 +417,42 @@ int lookup_tables(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
           grew = true;
         }
     }
-    // One way out, through a per-tensor QuantizeLinear; and something worth a table.
-    std::vector<std::string> exits;
-    for (size_t ni : island) {
-      const std::string& out = g.nodes[ni].outputs[0];
-      bool outside = uses.is_graph_output(out);
-      for (auto& u : uses.of(out)) outside = outside || !in_island.count(u.node);
-      if (outside) exits.push_back(out);
+    // The table's exit: the QuantizeLinear of the island whose backward cone (within the island) is closed -
+    // nothing outside reads a value inside it - and largest. Growing went on past it (e.g. into the DQ of a
+    // later float op); those nodes simply stay.
+    std::vector<size_t> order;
+    size_t exit_node = 0;
+    for (size_t qi : island) {
+      TensorQ candidate;
+      if (!quantize_node(g, qi, &candidate)) continue;
+      std::set<size_t> cone = {qi};
+      std::vector<size_t> stack = {qi};
+      while (!stack.empty()) {
+        const Node& n = g.nodes[stack.back()];
+        stack.pop_back();
+        for (auto& in : n.inputs) {
+          const ValueInfo* v = in.empty() ? nullptr : g.find(in);
+          if (v && v->producer >= 0 && in_island.count(size_t(v->producer)) && cone.insert(size_t(v->producer)).second)
+            stack.push_back(size_t(v->producer));
+        }
+      }
+      bool closed = true;
+      for (size_t ni : cone) {
+        if (ni == qi) continue;
+        const std::string& out = g.nodes[ni].outputs[0];
+        closed = closed && !uses.is_graph_output(out);
+        for (auto& u : uses.of(out)) closed = closed && cone.count(u.node);
+      }
+      if (closed && cone.size() >= 2 && cone.size() > order.size()) {
+        order.assign(cone.begin(), cone.end());  // std::set: ascending, i.e. graph (topological) order
+        exit_node = qi;
+      }
     }
-    if (exits.size() != 1 || island.size() < 2) continue;
+    if (order.empty()) continue;
+    const std::vector<std::string> exits = {g.nodes[exit_node].outputs[0]};
     const ValueInfo* exit_info = g.find(exits[0]);
     TensorQ y;
-    if (!exit_info || exit_info->producer < 0 || !quantize_node(g, size_t(exit_info->producer), &y)) continue;
+    quantize_node(g, exit_node, &y);
     // Evaluate the island on all 256 codes (index i holds code i; int8 codes -k sit at 256 - k).
     Tensor codes(src.dtype, {256});
     for (int i = 0; i < 256; ++i) static_cast<uint8_t*>(codes.raw())[i] = uint8_t(i);
@@ -438,8 +462,6 @@ int lookup_tables(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
       auto it = env.find(name);
       return it == env.end() ? nullptr : &it->second;
     };
-    std::vector<size_t> order(island.begin(), island.end());
-    std::sort(order.begin(), order.end());  // graph order is topological
     bool ok = true;
     for (size_t ni : std::vector<size_t>{di}) {
       auto out = evaluate_node(g, g.nodes[ni], int64_t(1) << 20, lookup);

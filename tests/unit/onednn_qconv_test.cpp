@@ -3,6 +3,8 @@
 // (ops/qlinear_requant.h); identical across runs and thread counts.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "onednn_test_util.h"
 
 namespace lowbit {
@@ -218,6 +220,60 @@ TEST(OneDnnQConv, QuantizeDequantizeAndInt8MaxPool) {
     EXPECT_EQ(compare_codes(got->at("q"), want->at("q")).differing, 0);
     const Tensor &gy = got->at("y"), &wy = want->at("y");
     for (int64_t i = 0; i < wy.numel(); ++i) ASSERT_EQ(gy.data<float>()[i], wy.data<float>()[i]) << i;
+  }
+}
+
+// QLinearAdd / QLinearMul / lookup Gather on the oneDNN path against the reference: bit for bit, for plain
+// inputs, nhwc inputs from an int8 convolution, mixed layouts (reordered) and a broadcast N x C x 1 x 1 operand.
+TEST(OneDnnInt8Elementwise, AddMulAndLookupMatchReferenceExactly) {
+  std::mt19937 rng(seed_for("OneDnnInt8Elementwise.AddMulAndLookupMatchReferenceExactly"));
+  for (const std::string act : {"", "Relu", "HardSigmoid"}) {
+    GraphBuilder b;
+    for (auto [name, type, shape] : std::vector<std::tuple<std::string, DType, Shape>>{
+             {"a", DType::kUint8, {1, 19, 7, 9}}, {"b", DType::kInt8, {1, 19, 7, 9}}, {"s", DType::kUint8, {1, 19, 1, 1}}}) {
+      b.g.inputs.push_back(name);
+      b.g.values[name] = ValueInfo{name, ValueType(type, std::vector<Dim>(shape.begin(), shape.end())), std::nullopt};
+    }
+    b.constant("sa", scalar(0.02f));
+    b.constant("za", code(DType::kUint8, 100));
+    b.constant("sb", scalar(0.03f));
+    b.constant("zb", code(DType::kInt8, -5));
+    b.constant("ss", scalar(0.01f));
+    b.constant("zs", code(DType::kUint8, 0));
+    b.constant("sc", scalar(0.025f));
+    b.constant("zc", code(DType::kInt8, 3));
+    std::map<std::string, Attribute> attrs;
+    if (!act.empty()) attrs = {{"lowbit_activation", str(act)}, {"lowbit_activation_alpha", flt(0.2f)},
+                               {"lowbit_activation_beta", flt(0.5f)}};
+    // An int8 1x1 convolution makes an nhwc operand; the graph input b stays plain (mixed layouts).
+    // Identity weights with scale 1: the convolution copies a exactly (into nhwc), so every difference below
+    // would be the elementwise kernels' own.
+    Tensor eye(DType::kInt8, {19, 19, 1, 1});
+    for (int64_t i = 0; i < 19; ++i) eye.data<int8_t>()[i * 19 + i] = 1;
+    b.constant("w", eye);
+    b.constant("ws", scalar(1.f));
+    b.node("QLinearConv", {"a", "sa", "za", "w", "ws", "", "sa", "za", ""}, {"conv"});
+    b.node("QLinearAdd", {"conv", "sa", "za", "b", "sb", "zb", "sc", "zc"}, {"sum"}, attrs);
+    b.node("QLinearMul", {"s", "ss", "zs", "sum", "sc", "zc", "sb", "zb"}, {"scaled"}, attrs);  // broadcast first
+    b.node("QLinearAdd", {"a", "sa", "za", "b", "sb", "zb", "sc", "zc"}, {"plain_sum"});      // both plain
+    b.constant("table", random_codes(rng, DType::kInt8, {256}));
+    b.node("Gather", {"table", "conv"}, {"looked_up"});
+    Graph g = b.done({"scaled", "plain_sum", "looked_up"});
+    std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, {1, 19, 7, 9})},
+                                            {"b", random_codes(rng, DType::kInt8, {1, 19, 7, 9})},
+                                            {"s", random_codes(rng, DType::kUint8, {1, 19, 1, 1})}};
+    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+    ASSERT_TRUE(ref.ok() && dnn.ok());
+    auto want = (*ref)->run(inputs);
+    ASSERT_TRUE(want.ok()) << want.status().message();
+    for (int run = 0; run < 2; ++run) {
+      auto got = (*dnn)->run(inputs);
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 5) << act;
+      for (const char* out : {"scaled", "plain_sum", "looked_up"})
+        EXPECT_EQ(compare_codes(got->at(out), want->at(out)).differing, 0) << out << " " << act;
+    }
   }
 }
 

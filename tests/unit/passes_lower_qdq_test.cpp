@@ -130,6 +130,60 @@ TEST(PassLowerQdq, ResidualAddFusesIntoTheConv) {
   expect_close_to_simulation(before, after, 0.03f, 2, 0.35);
 }
 
+// The lowered graph on the reference backend reproduces the float simulation bit for bit (lookup tables and
+// QLinearAdd/QLinearMul perform the simulation's own float operations).
+void expect_exact_on_reference(const Graph& before, const Graph& after) {
+  auto inputs = random_inputs(before, 9);
+  auto sim = Session::create(before, {.threads = 2, .backend = Backend::kRef});
+  auto low = Session::create(after, {.threads = 2, .backend = Backend::kRef});
+  ASSERT_TRUE(sim.ok() && low.ok());
+  auto want = (*sim)->run(inputs);
+  auto got = (*low)->run(inputs);
+  ASSERT_TRUE(want.ok() && got.ok());
+  for (auto& [name, w] : *want)
+    for (int64_t i = 0; i < w.numel(); ++i)
+      ASSERT_EQ(got->at(name).get_as_double(i), w.get_as_double(i)) << name << "[" << i << "]";
+}
+
+TEST(PassLowerQdq, HardSwishIslandBecomesOneLookupTable) {
+  // PaddleOCR's hard-swish as lowbit quantize leaves it: x * (Clip(x + 3, 0, 6) / 6), the Mul's inputs quantized.
+  QdqBuilder q;
+  auto x = q.b.input("x", {1, 6, 9, 9});
+  auto xdq = q.qdq(x, 0.05f, DType::kInt8, 0);
+  auto h = q.b.node("Div", {q.b.node("Clip", {q.b.node("Add", {xdq, q.b.constant("three", scalar(3))}),
+                                              q.b.constant("lo", scalar(0)), q.b.constant("hi", scalar(6))}),
+                            q.b.constant("six", scalar(6))});
+  auto y = q.b.node("Mul", {xdq, q.qdq(h, 1.f / 255, DType::kUint8, 0)});
+  q.b.output(q.qdq(y, 0.04f, DType::kInt8, -30));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "Gather"), 1);
+  for (const char* op : {"Add", "Clip", "Div", "Mul"}) EXPECT_EQ(count_op(after, op), 0) << op;
+  const Node* lut = find_node_by_op(after, "Gather");
+  ASSERT_NE(lut, nullptr);
+  EXPECT_EQ(after.constant(lut->inputs[0])->numel(), 256);
+  expect_exact_on_reference(before, after);
+  expect_close_to_simulation(before, after, 0.04f, 1, 0.01);  // oneDNN's input quantize may differ at ties
+}
+
+TEST(PassLowerQdq, AddAndMulOfQuantizedTensorsBecomeQLinearOps) {
+  QdqBuilder q;
+  auto a = q.qdq(q.b.input("a", {1, 8, 5, 5}), 0.02f, DType::kInt8, 0);
+  auto b = q.qdq(q.b.input("b", {1, 8, 5, 5}), 0.03f, DType::kUint8, 128);
+  auto s = q.qdq(q.b.input("s", {1, 8, 1, 1}), 0.01f, DType::kUint8, 0);
+  auto sum = q.qdq(q.b.node("Relu", {q.b.node("Add", {a, b})}), 0.03f, DType::kUint8, 0);
+  q.b.output(q.qdq(q.b.node("Mul", {sum, s}), 0.005f, DType::kInt8, 0));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "QLinearAdd"), 1);
+  EXPECT_EQ(count_op(after, "QLinearMul"), 1);
+  EXPECT_EQ(count_op(after, "Relu"), 0);
+  expect_exact_on_reference(before, after);
+  expect_close_to_simulation(before, after, 0.005f, 1, 0.02);
+}
+
 TEST(PassLowerQdq, PinnedNodesAndFloatConsumersStayFloat) {
   QdqBuilder q;
   auto x = q.b.input("x", {1, 4, 6, 6});
