@@ -11,6 +11,7 @@
 #include "ir/shape_inference.h"
 #include "ops/op_table.h"
 #include "passes/optimizer.h"
+#include "runtime/precision.h"
 #include "quant/qdq_inspect.h"
 #include "tools/cli_common.h"
 
@@ -262,6 +263,23 @@ void print_text(const Graph& g, const std::string& path, const ModelSummary& s) 
   }
 }
 
+// For quantized models: how many nodes execute in int8 and which stay float (the lower_qdq notes say why).
+void print_precision(const Graph& g) {
+  std::map<std::string, std::vector<std::string>> by;
+  for (auto& n : g.nodes) by[node_precision(g, n)].push_back(n.describe());
+  if (by.size() == 1 && by.count("fp32")) return;  // a float model: nothing to say
+  std::cout << "Precision after lowering (what each node executes in):\n";
+  for (auto& [p, nodes] : by) {
+    std::cout << "  " << p << std::string(p.size() < 11 ? 11 - p.size() : 1, ' ') << nodes.size() << " node(s)";
+    if (p == "fp32") {
+      std::cout << ": ";
+      for (size_t i = 0; i < nodes.size() && i < 12; ++i) std::cout << (i ? ", " : "") << nodes[i];
+      if (nodes.size() > 12) std::cout << ", ...";
+    }
+    std::cout << "\n";
+  }
+}
+
 }  // namespace
 
 int run_inspect(const InspectOptions& options) {
@@ -286,6 +304,11 @@ int run_inspect(const InspectOptions& options) {
       json passes = json::array();
       for (auto& r : opt->reports) passes.push_back({{"pass", r.pass}, {"changes", r.changes}, {"notes", r.notes}});
       o["passes"] = passes;
+      if (opt->status.ok()) {
+        json precision = json::object();  // node name -> what it executes in (runtime/precision.h)
+        for (auto& n : opt->graph.nodes) precision[n.name] = node_precision(opt->graph, n);
+        o["precision"] = precision;
+      }
       j["optimized"] = o;
     }
     std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
@@ -295,7 +318,10 @@ int run_inspect(const InspectOptions& options) {
       std::cout << "\nAfter the graph optimizer (" << graph->nodes.size() << " -> " << opt->graph.nodes.size()
                 << " nodes):\n";
       if (!opt->status.ok()) std::cout << "  not optimized: " << opt->status.message() << "\n";
-      else std::cout << format_optimize_report(opt->before, opt->after, opt->reports);
+      else {
+        std::cout << format_optimize_report(opt->before, opt->after, opt->reports);
+        print_precision(opt->graph);
+      }
     }
   }
   std::cout.flush();
