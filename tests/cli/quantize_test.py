@@ -247,5 +247,43 @@ def case_max_memory():
                  mentions=("512-byte",))
 
 
+def case_int8_engine():
+    """The quantized model runs on integer kernels: inspect and bench --profile say which nodes ran in int8,
+    the integer result agrees with the QDQ float simulation (--disable-pass lower_qdq) and with itself across
+    thread counts, and --keep-node keeps one Conv as a float simulation."""
+    d, model, calib = setup("q_engine")
+    out = os.path.join(d, "tiny.int8.onnx")
+    expect_ok("quantize", model, "--calib", "x=" + calib, "-o", out, "-q")
+    j = json.loads(expect_ok("inspect", out, "--optimized", "--json").stdout)["optimized"]
+    assert j["op_counts_after"].get("QLinearConv") == 2, j["op_counts_after"]
+    assert "Conv" not in j["op_counts_after"], j["op_counts_after"]
+    precision = j["precision"]
+    assert sum(p == "int8" for p in precision.values()) >= 3, precision
+    notes = [n for p in j["passes"] if p["pass"] == "lower_qdq" for n in p["notes"]]
+    assert any(n.startswith("float: ") and "Softmax" in n for n in notes) or "softmax" in precision, notes
+    r = expect_ok("inspect", out, "--optimized")
+    assert "Precision after lowering" in r.stdout and "int8" in r.stdout, r.stdout
+    b = json.loads(expect_ok("bench", out, "--shape", "x=2x3x16x16", "--iterations", "2", "--profile", "--json",
+                             "-q").stdout)
+    rows = {row["node"]: row for row in b["profile"]}
+    assert rows["conv1"]["precision"] == "int8" and rows["conv1"]["op_type"] == "QLinearConv", rows["conv1"]
+    r = expect_ok("bench", out, "--shape", "x=2x3x16x16", "--iterations", "2", "--profile", "-q")
+    assert "Per precision" in r.stdout, r.stdout
+    x = np.random.RandomState(5).rand(4, 3, 16, 16).astype(np.float32)
+    np.save(os.path.join(d, "x.npy"), x)
+
+    def run(tag, *extra):
+        o = os.path.join(d, tag)
+        expect_ok("run", out, "--input", "x=" + os.path.join(d, "x.npy"), "-o", o, "-q", *extra)
+        return np.load(os.path.join(o, "prob.npy"))
+
+    integer, sim = run("int"), run("sim", "--disable-pass", "lower_qdq")
+    assert np.abs(integer - sim).max() < 0.05, np.abs(integer - sim).max()
+    assert np.array_equal(integer, run("t1", "--threads", "1")), "integer results differ across thread counts"
+    assert np.array_equal(integer, run("again")), "integer results differ across runs"
+    kept = json.loads(expect_ok("inspect", out, "--optimized", "--json", "--keep-node", "conv2").stdout)
+    assert kept["optimized"]["op_counts_after"].get("QLinearConv") == 1, kept["optimized"]["op_counts_after"]
+
+
 if __name__ == "__main__":
     sys.exit(cli_test.main(globals()))
