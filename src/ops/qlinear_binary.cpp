@@ -14,14 +14,22 @@ Status infer_qlinear_binary(InferContext& ctx) {
                                                   "B_zero_point, C_scale), got ", ctx.node.num_inputs());
   for (size_t i : {0, 3})
     LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kInt8, DType::kUint8}));
+  // Scales and zero points are per tensor: one value (a scalar or a 1-element 1-D tensor).
+  auto one_value = [&](size_t i, const char* what) -> Status {
+    const ValueType& t = ctx.in(i);
+    if (!t.has_shape || t.rank() == 0 || (t.rank() == 1 && t.dims[0].known() && t.dims[0].value == 1))
+      return Status::Ok();
+    return ctx.fail(what, " (input ", i, ", '", ctx.node.inputs[i], "') must hold one value, got ", t.to_string());
+  };
   for (size_t i : {1, 4, 6}) {
     LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kFloat32}));
-    if (ctx.in(i).has_shape && ctx.in(i).rank() > 1) return ctx.fail("scale input ", i, " must be a scalar");
+    LB_RETURN_IF_ERROR(one_value(i, "a scale"));
   }
   for (size_t i : {2, 5, 7})
     if (ctx.has_input(i)) {
-      LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {i == 7 ? ctx.in(7).dtype : ctx.in(i - 2).dtype}));
       if (i == 7) LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kInt8, DType::kUint8}));
+      else LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {ctx.in(i - 2).dtype}));
+      LB_RETURN_IF_ERROR(one_value(i, "a zero point"));
     }
   auto act = parse_fused_activation(ctx.node);
   if (!act) return ctx.fail(act.status().message());
