@@ -44,14 +44,7 @@ struct TensorQ {
 
 bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
 
-int32_t int_value(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kUint8: return t.data<uint8_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    default: return 0;
-  }
-}
+int32_t int_value(const Tensor& t, int64_t i) { return int32_t(t.get_as_int64(i)); }
 
 // Scale and zero point inputs 1 and 2 of a Q/DQ node, when they are per-tensor constants.
 bool read_params(const Graph& g, const Node& n, DType codes_dtype, TensorQ* q) {
@@ -124,16 +117,31 @@ struct WeightQ {
   bool zero_offsets = true;
 };
 
-// `value` = DequantizeLinear(constant int8/uint8 weights), per tensor or per output channel (axis 0).
-bool dequantized_weight(const Graph& g, const std::string& value, int64_t out_channels, WeightQ* w) {
+// `value` = DequantizeLinear of constant codes with a constant scale (and zero point, when given).
+struct ConstantDq {
+  const Node* node = nullptr;
+  const Tensor *codes = nullptr, *scale = nullptr, *zero_point = nullptr;
+};
+bool constant_dequantize(const Graph& g, const std::string& value, ConstantDq* out) {
   const ValueInfo* v = g.find(value);
   if (!v || v->producer < 0) return false;
   const Node& dq = g.nodes[size_t(v->producer)];
   if (!is_op(dq, "DequantizeLinear")) return false;
-  const Tensor* codes = constant_value(g, dq.inputs[0]);
-  const Tensor* scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
-  if (!codes || !scale || (codes->dtype() != DType::kInt8 && codes->dtype() != DType::kUint8)) return false;
-  if (scale->dtype() != DType::kFloat32 || (scale->numel() != 1 && scale->numel() != out_channels)) return false;
+  out->node = &dq;
+  out->codes = constant_value(g, dq.inputs[0]);
+  out->scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
+  out->zero_point = dq.has_input(2) ? constant_value(g, dq.inputs[2]) : nullptr;
+  return out->codes && out->scale && out->scale->dtype() == DType::kFloat32 && (!dq.has_input(2) || out->zero_point);
+}
+
+// `value` = DequantizeLinear(constant int8/uint8 weights), per tensor or per output channel (axis 0).
+bool dequantized_weight(const Graph& g, const std::string& value, int64_t out_channels, WeightQ* w) {
+  ConstantDq c;
+  if (!constant_dequantize(g, value, &c)) return false;
+  const Node& dq = *c.node;
+  const Tensor *codes = c.codes, *scale = c.scale;
+  if (codes->dtype() != DType::kInt8 && codes->dtype() != DType::kUint8) return false;
+  if (scale->numel() != 1 && scale->numel() != out_channels) return false;
   if (scale->numel() != 1 && dq.attr_int("axis", 1) != 0) return false;
   w->codes = dq.inputs[0];
   w->scale = dq.inputs[1];
@@ -141,9 +149,8 @@ bool dequantized_weight(const Graph& g, const std::string& value, int64_t out_ch
   for (float s : w->scales)
     if (!(s > 0) || !std::isfinite(s)) return false;
   w->zero_point.clear();
-  if (dq.has_input(2)) {
-    const Tensor* z = constant_value(g, dq.inputs[2]);
-    if (!z || z->dtype() != codes->dtype() || (z->numel() != 1 && z->numel() != scale->numel())) return false;
+  if (const Tensor* z = c.zero_point) {
+    if (z->dtype() != codes->dtype() || (z->numel() != 1 && z->numel() != scale->numel())) return false;
     w->zero_point = dq.inputs[2];
     for (int64_t i = 0; i < z->numel(); ++i) w->zero_offsets = w->zero_offsets && int_value(*z, i) == 0;
   }
@@ -162,17 +169,12 @@ bool int32_bias(Graph& g, const std::string& value, float x_scale, const WeightQ
     if (real->dtype() != DType::kFloat32 || real->numel() != out_channels) return false;
     for (int64_t m = 0; m < out_channels; ++m) b[size_t(m)] = real->data<float>()[m];
   } else {
-    const ValueInfo* v = g.find(value);
-    if (!v || v->producer < 0) return false;
-    const Node& dq = g.nodes[size_t(v->producer)];
-    if (!is_op(dq, "DequantizeLinear")) return false;
-    const Tensor* codes = constant_value(g, dq.inputs[0]);
-    const Tensor* scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
-    const Tensor* zp = dq.has_input(2) ? constant_value(g, dq.inputs[2]) : nullptr;
-    if (!codes || codes->dtype() != DType::kInt32 || codes->numel() != out_channels || !scale ||
-        scale->dtype() != DType::kFloat32 || (scale->numel() != 1 && scale->numel() != out_channels))
+    ConstantDq c;
+    if (!constant_dequantize(g, value, &c)) return false;
+    const Tensor *codes = c.codes, *scale = c.scale, *zp = c.zero_point;
+    if (codes->dtype() != DType::kInt32 || codes->numel() != out_channels ||
+        (scale->numel() != 1 && scale->numel() != out_channels))
       return false;
-    if (dq.has_input(2) && !zp) return false;
     reuse = true;
     for (int64_t m = 0; m < out_channels; ++m) {
       const float bs = scale->data<float>()[scale->numel() == 1 ? 0 : m];
@@ -181,7 +183,7 @@ bool int32_bias(Graph& g, const std::string& value, float x_scale, const WeightQ
       reuse = reuse && z == 0 && std::fabs(bs - acc_scale) <= 1e-6f * acc_scale;
       b[size_t(m)] = (double(codes->data<int32_t>()[m]) - z) * bs;
     }
-    codes_name = dq.inputs[0];
+    codes_name = c.node->inputs[0];
   }
   if (reuse) {
     *name = codes_name;

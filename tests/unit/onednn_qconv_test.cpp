@@ -6,19 +6,15 @@
 #include <tuple>
 
 #include "onednn_test_util.h"
+#include "quant_test_util.h"
 
 namespace lowbit {
 namespace {
 
 using namespace onednn_test;
+using quant_test::code;
+using quant_test::scalar;
 
-Tensor scalar(float v) { return Tensor::from_vector(DType::kFloat32, {}, std::vector<float>{v}); }
-Tensor code(DType t, int32_t v) {
-  Tensor z(t, {});
-  if (t == DType::kInt8) z.data<int8_t>()[0] = int8_t(v);
-  else z.data<uint8_t>()[0] = uint8_t(v);
-  return z;
-}
 Tensor random_codes(std::mt19937& rng, DType t, Shape s) {
   Tensor c(t, std::move(s));
   std::uniform_int_distribution<int> d(t == DType::kInt8 ? -128 : 0, t == DType::kInt8 ? 127 : 255);

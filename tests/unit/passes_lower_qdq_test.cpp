@@ -2,19 +2,15 @@
 // int8 data movement, and the integer graph agrees with the QDQ graph's float simulation to within one output
 // step on almost every element (the float simulation rounds float dot products; the integer path is exact).
 #include "passes_test_util.h"
+#include "quant_test_util.h"
 
 #include "ops/fused_activation.h"
 
 namespace lowbit::passes_test {
 namespace {
 
-Tensor scalar(float v) { return Tensor::from_vector(DType::kFloat32, {}, std::vector<float>{v}); }
-Tensor zero_point(DType t, int32_t v) {
-  Tensor z(t, {});
-  if (t == DType::kInt8) z.data<int8_t>()[0] = int8_t(v);
-  else z.data<uint8_t>()[0] = uint8_t(v);
-  return z;
-}
+using quant_test::scalar;
+Tensor zero_point(DType t, int32_t v) { return quant_test::code(t, v); }
 
 struct QdqBuilder {
   GraphBuilder b;

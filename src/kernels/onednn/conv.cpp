@@ -83,6 +83,26 @@ PrimitiveDesc with_dst_layout(const Shape& out, const memory::desc& dst_any, con
 
 }  // namespace
 
+bool conv_dims(const Node& node, const Shape& in, const Shape& w, const Shape& out, ConvDims* d) {
+  const size_t rank = in.size();
+  if (rank < 3 || rank > 5 || w.size() != rank || out.size() != rank) return false;
+  const size_t spatial = rank - 2;
+  auto attrs = parse_conv_attrs(node, spatial, Shape(w.begin() + 2, w.end()), false);
+  if (!attrs.ok()) return false;
+  d->group = attrs->group;
+  d->out_channels = w[0];
+  if (in[1] != w[1] * d->group || d->out_channels % d->group != 0) return false;
+  for (size_t i = 0; i < spatial; ++i) {
+    auto axis = conv_axis(*attrs, i, in[i + 2]);
+    if (!axis.ok() || axis->out != out[i + 2]) return false;
+    d->strides.push_back(attrs->strides[i]);
+    d->dilates.push_back(attrs->dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step
+    d->pad_l.push_back(axis->pad_begin);
+    d->pad_r.push_back(axis->pad_end);
+  }
+  return true;
+}
+
 std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                            const std::vector<Shape>& output_shapes) {
   if (inputs.size() < 2 || output_shapes.size() != 1) return nullptr;
@@ -98,23 +118,10 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
 
   const Shape in_shape = desc_shape(x.desc);
   const Shape& w_shape = w.constant->shape();
-  const size_t rank = in_shape.size();
-  if (rank < 3 || rank > 5 || w_shape.size() != rank) return nullptr;
-  const size_t spatial = rank - 2;
-  auto attrs = parse_conv_attrs(node, spatial, Shape(w_shape.begin() + 2, w_shape.end()), false);
-  if (!attrs.ok()) return nullptr;
-  const int64_t group = attrs->group, out_channels = w_shape[0];
-  if (in_shape[1] != w_shape[1] * group || out_channels % group != 0) return nullptr;
-
-  memory::dims strides, dilates, pad_l, pad_r;
-  for (size_t i = 0; i < spatial; ++i) {
-    auto axis = conv_axis(*attrs, i, in_shape[i + 2]);
-    if (!axis.ok() || axis->out != output_shapes[0][i + 2]) return nullptr;
-    strides.push_back(attrs->strides[i]);
-    dilates.push_back(attrs->dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step
-    pad_l.push_back(axis->pad_begin);
-    pad_r.push_back(axis->pad_end);
-  }
+  ConvDims cd;
+  if (!conv_dims(node, in_shape, w_shape, output_shapes[0], &cd)) return nullptr;
+  const int64_t group = cd.group, out_channels = cd.out_channels;
+  const memory::dims &strides = cd.strides, &dilates = cd.dilates, &pad_l = cd.pad_l, &pad_r = cd.pad_r;
   std::vector<EltwiseStep> steps;
   if (!fused_activation(*fused, &steps)) return nullptr;
 

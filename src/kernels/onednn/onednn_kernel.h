@@ -107,6 +107,15 @@ std::unique_ptr<Kernel> create_lookup_kernel(const Node& node, int opset, const 
 std::unique_ptr<Kernel> create_norm_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                            const std::vector<Shape>& output_shapes);
 
+// The oneDNN geometry of a forward convolution (Conv, QLinearConv) of an input `in` with weights `w`
+// (M x C/group x k...) giving `out`: false when ranks, channels, attributes or the output size do not fit (the
+// caller then leaves the node to the reference kernel).
+struct ConvDims {
+  memory::dims strides, dilates, pad_l, pad_r;  // dilates count the gaps (ONNX dilation - 1)
+  int64_t group = 1, out_channels = 0;
+};
+bool conv_dims(const Node& node, const Shape& in, const Shape& w, const Shape& out, ConvDims* d);
+
 // An eltwise step (algorithm + alpha/beta) for an ONNX activation, used both by the standalone eltwise
 // kernel and as a post-op of Conv. HardSigmoid needs two steps (linear, then clip to [0, 1]).
 struct EltwiseStep {

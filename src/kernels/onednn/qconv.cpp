@@ -12,7 +12,6 @@
 #include <cstring>
 
 #include "kernels/onednn/onednn_kernel.h"
-#include "ops/conv_params.h"
 #include "ops/qlinear_requant.h"
 
 namespace lowbit::onednn {
@@ -118,23 +117,10 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
 
   const Shape in_shape = desc_shape(x.desc);
   const Shape& w_shape = w->shape();
-  const size_t rank = in_shape.size();
-  if (rank < 3 || rank > 5 || w_shape.size() != rank) return nullptr;
-  const size_t spatial = rank - 2;
-  auto attrs = parse_conv_attrs(node, spatial, Shape(w_shape.begin() + 2, w_shape.end()), false);
-  if (!attrs.ok()) return nullptr;
-  const int64_t group = attrs->group, out_channels = w_shape[0];
-  if (in_shape[1] != w_shape[1] * group || out_channels % group != 0) return nullptr;
+  ConvDims cd;
+  if (!conv_dims(node, in_shape, w_shape, output_shapes[0], &cd)) return nullptr;
+  const int64_t group = cd.group, out_channels = cd.out_channels;
   if (w_scale->numel() != 1 && w_scale->numel() != out_channels) return nullptr;
-  memory::dims strides, dilates, pad_l, pad_r;
-  for (size_t i = 0; i < spatial; ++i) {
-    auto axis = conv_axis(*attrs, i, in_shape[i + 2]);
-    if (!axis.ok() || axis->out != output_shapes[0][i + 2]) return nullptr;
-    strides.push_back(attrs->strides[i]);
-    dilates.push_back(attrs->dilations[i] - 1);
-    pad_l.push_back(axis->pad_begin);
-    pad_r.push_back(axis->pad_end);
-  }
 
   auto rounding = parse_conv_rounding(node);
   if (!rounding.ok()) return nullptr;
@@ -182,9 +168,9 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   memory::desc bias_md({out_channels}, dt::s32, tag::a);
   using C = dnnl::convolution_forward;
   auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                 w_any, bias_md, dst_any, strides, dilates, pad_l, pad_r)
+                                 w_any, bias_md, dst_any, cd.strides, cd.dilates, cd.pad_l, cd.pad_r)
                        : C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                 w_any, dst_any, strides, dilates, pad_l, pad_r);
+                                 w_any, dst_any, cd.strides, cd.dilates, cd.pad_l, cd.pad_r);
   C::primitive_desc pd(desc, attr, cpu_engine());
 
   auto k = std::make_unique<QConvKernel>();

@@ -463,28 +463,22 @@ Status ref_MatMul(KernelContext& ctx) {
 // ---- QLinearConv ----------------------------------------------------------------------------------------
 namespace {
 
-// Element i of an int8/uint8/int32/float tensor as an integer (zero points) or float (scales).
-int32_t int_at(const Tensor& t, int64_t i) {
-  switch (t.dtype()) {
-    case DType::kInt8: return t.data<int8_t>()[i];
-    case DType::kUint8: return t.data<uint8_t>()[i];
-    case DType::kInt32: return t.data<int32_t>()[i];
-    default: return 0;
-  }
-}
+// Element i of an integer tensor (codes, zero points, bias) as int32.
+int32_t get_code(const Tensor& t, int64_t i) { return int32_t(t.get_as_int64(i)); }
+
 // Values of an optional zero-point input (zeros when absent), one per `n` (or broadcast from one).
 std::vector<int32_t> zero_points(const KernelContext& ctx, size_t i, int64_t n) {
   std::vector<int32_t> z(size_t(n), 0);
   if (!ctx.has_input(i)) return z;
   const Tensor& t = ctx.in(i);
-  for (int64_t k = 0; k < n; ++k) z[size_t(k)] = int_at(t, t.numel() == 1 ? 0 : k);
+  for (int64_t k = 0; k < n; ++k) z[size_t(k)] = get_code(t, t.numel() == 1 ? 0 : k);
   return z;
 }
 // Codes of an int8/uint8 tensor minus their zero point, as Acc (widened once so the loops are plain integer math).
 template <typename Acc>
 std::vector<Acc> centered(const Tensor& t, const std::vector<int32_t>& zp, int64_t per_zp) {
   std::vector<Acc> out(size_t(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) out[size_t(i)] = Acc(int_at(t, i) - zp[size_t((i / per_zp) % int64_t(zp.size()))]);
+  for (int64_t i = 0; i < t.numel(); ++i) out[size_t(i)] = Acc(get_code(t, i) - zp[size_t((i / per_zp) % int64_t(zp.size()))]);
   return out;
 }
 
@@ -514,8 +508,8 @@ Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
   if (!rounding) return ctx.fail(rounding.status().message());
   const QLinearRequant rq = qlinear_requant(
       *act, ctx.in(1).data<float>()[0], w_scale, out_channels, ctx.in(6).data<float>()[0],
-      ctx.has_input(7) ? int_at(ctx.in(7), 0) : 0, residual ? ctx.in(10).data<float>()[0] : 0.f,
-      residual && ctx.has_input(11) ? int_at(ctx.in(11), 0) : 0, *rounding);
+      ctx.has_input(7) ? get_code(ctx.in(7), 0) : 0, residual ? ctx.in(10).data<float>()[0] : 0.f,
+      residual && ctx.has_input(11) ? get_code(ctx.in(11), 0) : 0, *rounding);
 
   // Real-valued (scaled) outputs, then one rounding pass.
   std::vector<float> v(size_t(y.numel()));
@@ -549,7 +543,7 @@ Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
       e = std::clamp(quant::round_half_to_even(e), rq.conv_lo, rq.conv_hi) * rq.to_conv;
   if (residual) {
     const Tensor& r = ctx.in(9);
-    for (int64_t i = 0; i < r.numel(); ++i) v[size_t(i)] += rq.residual_scale * float(int_at(r, i) - rq.residual_zero_point);
+    for (int64_t i = 0; i < r.numel(); ++i) v[size_t(i)] += rq.residual_scale * float(get_code(r, i) - rq.residual_zero_point);
   }
   apply_fused_activation(rq.act, v.data(), int64_t(v.size()));
   if (rq.post_scale != 1.f)

@@ -8,9 +8,7 @@ namespace lowbit {
 
 namespace {
 
-int32_t code_at(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::kInt8 ? int32_t(t.data<int8_t>()[i]) : int32_t(t.data<uint8_t>()[i]);
-}
+int32_t code_at(const Tensor& t, int64_t i) { return int32_t(t.get_as_int64(i)); }
 
 template <typename C>
 void run(const KernelContext& ctx, const QLinearBinaryParams& p, Tensor& c) {
