@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Writes the seed corpora of the fuzz targets into OUT_DIR/<target>/:
 #   fuzz_import       tests/cli/make_models.py's tiny models + the ONNX node conformance models (<= 64 KiB each)
+#                     + fuzz/seeds/fuzz_import (committed QDQ models: ONNX Runtime / TensorRT styles from
+#                     tests/models/ort_qdq_test.py and a lowbit-quantized CNN, so lower_qdq and the QLinear ops
+#                     get fuzzed)
 #   fuzz_npy          make_models.py's .npy files + every dtype, byte order and format version numpy writes
+#                     + fuzz/seeds/fuzz_npy (committed, so the FuzzInputs gtest replays them too)
 #   fuzz_trt_cache    fuzz/seeds/fuzz_trt_cache (hand-written, committed)
 #   fuzz_calib_table  fuzz/seeds/fuzz_calib_table (hand-written, committed)
 # plus, for every target, fuzz/seeds/<target> and fuzz/regressions/<target> (inputs that once crashed).

@@ -18,6 +18,7 @@ APT_PACKAGES=(
   libdnnl-dev libcli11-dev nlohmann-json3-dev
   libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   python3-numpy python3-onnx python3-torch python3-torchvision python3-pil fonts-dejavu-core
   nodejs npm
 )
