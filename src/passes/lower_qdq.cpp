@@ -193,6 +193,7 @@ bool int32_bias(Graph& g, const std::string& value, float x_scale, const WeightQ
   for (int64_t m = 0; m < out_channels; ++m) {
     const double acc_scale = double(x_scale) * w.scales[w.scales.size() == 1 ? 0 : size_t(m)];
     const double q = std::nearbyint(b[size_t(m)] / acc_scale);
+    if (!std::isfinite(q)) return false;  // a NaN/infinite bias has no int32 form: the Conv stays float
     t.data<int32_t>()[m] = int32_t(std::clamp(q, -2147483648.0, 2147483647.0));
   }
   *name = add_constant(g, value + "_int32", std::move(t));

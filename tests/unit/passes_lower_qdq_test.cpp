@@ -180,6 +180,25 @@ TEST(PassLowerQdq, AddAndMulOfQuantizedTensorsBecomeQLinearOps) {
   expect_close_to_simulation(before, after, 0.005f, 1, 0.02);
 }
 
+// Found by fuzz_import (fuzz/regressions/fuzz_import/lower_qdq_nan_bias.onnx): a NaN bias has no int32 form;
+// converting it was undefined behaviour. The Conv now stays a float simulation.
+TEST(PassLowerQdq, NanBiasLeavesTheConvFloat) {
+  QdqBuilder q;
+  auto x = q.b.input("x", {1, 2, 4, 4});
+  auto xdq = q.qdq(x, 0.02f, DType::kInt8, 0);
+  Tensor w(DType::kInt8, {2, 2, 1, 1});
+  w.data<int8_t>()[0] = 5;
+  auto wdq = q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", scalar(0.01f))});
+  Tensor bias(DType::kFloat32, {2});
+  bias.data<float>()[0] = std::nanf("");
+  auto c = q.b.node("Conv", {xdq, wdq, q.b.constant("b", bias)});
+  q.b.output(q.qdq(c, 0.03f, DType::kInt8, 0));
+  Graph g = q.b.build();
+  run_pass_ok(g, "lower_qdq");
+  EXPECT_EQ(count_op(g, "QLinearConv"), 0);
+  EXPECT_EQ(count_op(g, "Conv"), 1);
+}
+
 TEST(PassLowerQdq, PinnedNodesAndFloatConsumersStayFloat) {
   QdqBuilder q;
   auto x = q.b.input("x", {1, 4, 6, 6});
