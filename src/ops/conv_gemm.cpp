@@ -180,20 +180,17 @@ Status infer_Gemm(InferContext& ctx) {
   return check_fused(ctx, ValueType(a.dtype, {m, n}), false);
 }
 
-Status infer_MatMul(InferContext& ctx) {
-  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 2));
-  LB_RETURN_IF_ERROR(ctx.expect_dtype(
-      0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kUint32, DType::kUint64}));
-  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "input B"));
-  const ValueType& a = ctx.in(0);
-  const ValueType& b = ctx.in(1);
+namespace {
+// numpy matmul's output type for A = input ai and B = input bi.
+Expected<ValueType> matmul_output_type(const InferContext& ctx, size_t ai, size_t bi, DType out_dtype) {
+  const ValueType& a = ctx.in(ai);
+  const ValueType& b = ctx.in(bi);
   if ((a.has_shape && a.rank() == 0) || (b.has_shape && b.rank() == 0))
     return ctx.fail("inputs must be at least 1-D, got A ", a.to_string(), " and B ", b.to_string());
   if (!a.has_shape || !b.has_shape) {
     ValueType out;
-    out.dtype = a.dtype;
-    ctx.set_output(0, out);
-    return Status::Ok();
+    out.dtype = out_dtype;
+    return out;
   }
   // numpy: a 1-D A is a row vector, a 1-D B a column vector; the added axis is dropped from the result.
   const size_t ra = a.rank(), rb = b.rank();
@@ -209,7 +206,17 @@ Status infer_MatMul(InferContext& ctx) {
     return ctx.fail("batch dimensions of A ", a.to_string(), " and B ", b.to_string(), " do not broadcast: ", why);
   if (ra >= 2) out.push_back(a.dims[ra - 2]);
   if (rb >= 2) out.push_back(b.dims[rb - 1]);
-  ctx.set_output(0, ValueType(a.dtype, out));
+  return ValueType(out_dtype, out);
+}
+}  // namespace
+
+Status infer_MatMul(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 2));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(
+      0, {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64, DType::kUint32, DType::kUint64}));
+  LB_RETURN_IF_ERROR(expect_same_dtype(ctx, 1, "input B"));
+  LB_ASSIGN_OR_RETURN(ValueType out, matmul_output_type(ctx, 0, 1, ctx.in(0).dtype));
+  ctx.set_output(0, out);
   return Status::Ok();
 }
 
@@ -269,6 +276,28 @@ Status infer_QLinearConv(InferContext& ctx) {
     if (r.has_shape && out.has_shape && !same_dims(r, out))
       return ctx.fail("residual R ", r.to_string(), " must have the output's shape ", out.to_string());
   }
+  return Status::Ok();
+}
+
+// QLinearMatMul: A, a_scale, a_zero_point, B, b_scale, b_zero_point, y_scale, y_zero_point (numpy matmul of
+// the codes minus zero points, requantized; a and y per tensor or per row, b per tensor or per column).
+Status infer_QLinearMatMul(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(8, 8));
+  const auto q8 = {DType::kInt8, DType::kUint8};
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, q8));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(3, q8));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(7, q8));
+  const ValueType &a = ctx.in(0), &b = ctx.in(3);
+  const Dim rows = a.has_shape && a.rank() >= 2 ? a.dims[a.rank() - 2] : Dim();
+  const Dim cols = b.has_shape && b.rank() >= 2 ? b.dims[b.rank() - 1] : Dim();
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 1, "a_scale", {DType::kFloat32}, rows));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 2, "a_zero_point", {a.dtype}, rows));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 4, "b_scale", {DType::kFloat32}, cols));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 5, "b_zero_point", {b.dtype}, cols));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 6, "y_scale", {DType::kFloat32}, rows));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 7, "y_zero_point", q8, rows));
+  LB_ASSIGN_OR_RETURN(ValueType out, matmul_output_type(ctx, 0, 3, ctx.in(7).dtype));
+  ctx.set_output(0, out);
   return Status::Ok();
 }
 

@@ -60,7 +60,6 @@ const char* hint_for(const std::string& op_type) {
       {"Einsum", "not supported yet; rewrite as MatMul/Transpose before export"},
       {"GridSample", "not supported yet"},
       {"Gelu", "Gelu is opset 20; export with opset <= 17 so it is decomposed into Erf/Mul/Add"},
-      {"QLinearMatMul", "operator-style quantized models are not supported; export in QDQ format"},
       {"ConvInteger", "operator-style quantized models are not supported; export in QDQ format"},
       {"MatMulInteger", "operator-style quantized models are not supported; export in QDQ format"},
       {"DynamicQuantizeLinear", "dynamic quantization graphs are not supported; quantize with lowbit instead"},

@@ -16,6 +16,7 @@
 //  4. Elementwise float islands between an int8 tensor and a QuantizeLinear (hard-swish chains, activations,
 //     requantization) become one 256-entry lookup table, Gather(table, codes).
 //  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
+//  6. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
 #include <algorithm>
 #include <cmath>
@@ -536,6 +537,41 @@ int binary_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
+// Step 6: DQ(a) -> MatMul(., DQ(constant int8 B), per tensor or per column) -> Q -> QLinearMatMul.
+int matmul_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (removed[ni] || ctx.pinned(n) || !is_op(n, "MatMul") || n.num_inputs() != 2) continue;
+    TensorQ a, y;
+    ConstantDq b;
+    if (!dequantized_activation(g, n.inputs[0], &a) || !constant_dequantize(g, n.inputs[1], &b)) continue;
+    const Tensor *codes = b.codes, *scale = b.scale;
+    if (codes->rank() != 2 || (codes->dtype() != DType::kInt8 && codes->dtype() != DType::kUint8)) continue;
+    if (scale->numel() != 1 && !(scale->numel() == codes->dim(1) && b.node->attr_int("axis", 1) == 1)) continue;
+    if (b.zero_point && (b.zero_point->dtype() != codes->dtype() || b.zero_point->numel() != scale->numel())) continue;
+    const int qi = sole_consumer(uses, n.outputs[0]);
+    if (qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y)) continue;
+    Node q;
+    q.op_type = "QLinearMatMul";
+    q.name = n.name;
+    std::string b_zero = b.zero_point ? b.node->inputs[2] : "";
+    if (b_zero.empty()) {
+      Tensor z(codes->dtype(), scale->shape());
+      b_zero = add_constant(g, b.node->inputs[0] + "_zero_point", std::move(z));
+    }
+    q.inputs = {a.codes, a.scale, zero_point_input(g, a), b.node->inputs[0], b.node->inputs[1], b_zero, y.scale,
+                zero_point_input(g, y)};
+    q.outputs = {y.codes};
+    ctx.note(str_cat(n.describe(), " -> QLinearMatMul (", dtype_name(a.dtype), " x ", dtype_name(codes->dtype()), ")"));
+    removed[ni] = true;
+    g.nodes[y.node] = std::move(q);
+    ++changes;
+  }
+  return changes;
+}
+
 // Notes (not counted as changes) for the nodes of a QDQ graph that still run in float, and why.
 // They go first: "which layers did not run in INT8, and why" is the question the report answers.
 void report_float_nodes(const Graph& g, PassContext& ctx) {
@@ -586,6 +622,8 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   if (lookup_tables(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (binary_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (matmul_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   if (ctx.report.changes > 0) report_float_nodes(g, ctx);
   return Status::Ok();
 }

@@ -273,5 +273,40 @@ TEST(OneDnnInt8Elementwise, AddMulAndLookupMatchReferenceExactly) {
   }
 }
 
+// QLinearMatMul with constant int8 weights: the oneDNN int8 matmul against the exact reference, 2-D and batched
+// 3-D activations, per-tensor and per-column weight scales, zero points on A and Y.
+TEST(OneDnnQMatMul, MatchesReference) {
+  std::mt19937 rng(seed_for("OneDnnQMatMul.MatchesReference"));
+  for (bool per_column : {false, true})
+    for (const Shape& a_shape : {Shape{5, 37}, Shape{3, 7, 37}}) {
+      GraphBuilder b;
+      b.g.inputs.push_back("a");
+      b.g.values["a"] = ValueInfo{"a", ValueType(DType::kUint8, std::vector<Dim>(a_shape.begin(), a_shape.end())),
+                                  std::nullopt};
+      b.constant("sa", scalar(0.02f));
+      b.constant("za", code(DType::kUint8, 120));
+      b.constant("w", random_codes(rng, DType::kInt8, {37, 19}));
+      Tensor sw(DType::kFloat32, {per_column ? 19 : 1});
+      for (int64_t i = 0; i < sw.numel(); ++i) sw.data<float>()[i] = 0.003f + 0.0005f * float(i % 7);
+      b.constant("sw", sw);
+      b.constant("zw", Tensor(DType::kInt8, {per_column ? 19 : 1}));
+      b.constant("sy", scalar(0.05f));
+      b.constant("zy", code(DType::kInt8, -7));
+      b.node("QLinearMatMul", {"a", "sa", "za", "w", "sw", "zw", "sy", "zy"}, {"y"});
+      Graph g = b.done({"y"});
+      std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, a_shape)}};
+      auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+      auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+      ASSERT_TRUE(ref.ok() && dnn.ok());
+      auto want = (*ref)->run(inputs);
+      auto got = (*dnn)->run(inputs);
+      ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+      EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 1);
+      const Codes d = compare_codes(got->at("y"), want->at("y"));
+      EXPECT_LE(d.max_diff, 1);
+      EXPECT_LE(d.differing, std::max<int64_t>(2, d.total / 100));
+    }
+}
+
 }  // namespace
 }  // namespace lowbit

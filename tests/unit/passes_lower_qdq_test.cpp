@@ -180,6 +180,24 @@ TEST(PassLowerQdq, AddAndMulOfQuantizedTensorsBecomeQLinearOps) {
   expect_close_to_simulation(before, after, 0.005f, 1, 0.02);
 }
 
+TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
+  QdqBuilder q;
+  auto a = q.qdq(q.b.input("a", {2, 6, 24}), 0.02f, DType::kUint8, 128);
+  Tensor w(DType::kInt8, {24, 10});
+  std::uniform_int_distribution<int> wd(-127, 127);
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
+  Tensor ws(DType::kFloat32, {10});
+  for (int64_t i = 0; i < 10; ++i) ws.data<float>()[i] = 0.004f + 0.001f * float(i);
+  auto wdq = q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(1)}});
+  q.b.output(q.qdq(q.b.node("MatMul", {a, wdq}), 0.05f, DType::kInt8, 0));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "QLinearMatMul"), 1);
+  EXPECT_EQ(count_op(after, "MatMul"), 0);
+  expect_close_to_simulation(before, after, 0.05f, 1, 0.05);
+}
+
 // Found by fuzz_import (fuzz/regressions/fuzz_import/lower_qdq_nan_bias.onnx): a NaN bias has no int32 form;
 // converting it was undefined behaviour. The Conv now stays a float simulation.
 TEST(PassLowerQdq, NanBiasLeavesTheConvFloat) {

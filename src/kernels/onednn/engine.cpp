@@ -88,7 +88,8 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
   if (!node.domain.empty()) return nullptr;
   // Integer activations go only to the kernels written for them (float kernels assume f32).
   const std::string& op = node.op_type;
-  const bool integer_aware = op == "QLinearConv" || op == "DequantizeLinear" || op == "MaxPool" ||
+  const bool integer_aware = op == "QLinearConv" || op == "QLinearMatMul" || op == "DequantizeLinear" ||
+                             op == "MaxPool" ||
                              op == "GlobalMaxPool" || op == "Gather" || op == "QLinearAdd" || op == "QLinearMul" ||
                              op == "Resize" || op == "Upsample" || op == "Concat";
   for (auto& in : inputs)
@@ -99,6 +100,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
       if (d <= 0) return nullptr;  // empty tensors: nothing to gain, leave them to the reference
   try {
     if (op == "QLinearConv") return create_qconv_kernel(node, opset, inputs, output_shapes);
+    if (op == "QLinearMatMul") return create_qmatmul_kernel(node, opset, inputs, output_shapes);
     if (op == "QuantizeLinear" || op == "DequantizeLinear")
       return create_quantize_kernel(node, opset, inputs, output_shapes);
     if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);

@@ -93,6 +93,9 @@ std::unique_ptr<Kernel> create_concat_kernel(const Node& node, int opset, const 
 // QLinearConv on int8 primitives (src/kernels/onednn/qconv.cpp).
 std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                             const std::vector<Shape>& output_shapes);
+// QLinearMatMul with constant int8 weights on the int8 matmul primitive (src/kernels/onednn/qmatmul.cpp).
+std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                              const std::vector<Shape>& output_shapes);
 // Per-tensor QuantizeLinear / DequantizeLinear as reorders (src/kernels/onednn/quantize.cpp).
 std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                                const std::vector<Shape>& output_shapes);

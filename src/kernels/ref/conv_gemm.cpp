@@ -555,6 +555,63 @@ Status qlinear_conv_kernel(KernelContext& ctx, const ConvGeometry& g) {
 
 }  // namespace
 
+// QLinearMatMul: exact integer dot products, then v = float(acc) * (a_scale[m] * b_scale[n] / y_scale[m]),
+// round half to even, saturate (ONNX's reference formula).
+template <typename Y>
+Status qlinear_matmul_kernel(KernelContext& ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(3);
+  Tensor& y = ctx.out(0);
+  if (y.numel() == 0) return Status::Ok();
+  const size_t ra = a.rank(), rb = b.rank();
+  const int64_t m_rows = ra >= 2 ? a.dim(ra - 2) : 1, k_depth = a.dim(ra - 1), n_cols = rb >= 2 ? b.dim(rb - 1) : 1;
+  auto values = [&](size_t i, int64_t n) -> Expected<std::vector<float>> {
+    const Tensor& t = ctx.in(i);
+    if (t.numel() != 1 && t.numel() != n)
+      return ctx.fail("input ", i, " has ", t.numel(), " values; expected 1 or ", n);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) v[size_t(j)] = float(t.get_as_double(t.numel() == 1 ? 0 : j));
+    return v;
+  };
+  LB_ASSIGN_OR_RETURN(std::vector<float> sa, values(1, m_rows));
+  LB_ASSIGN_OR_RETURN(std::vector<float> za, values(2, m_rows));
+  LB_ASSIGN_OR_RETURN(std::vector<float> sb, values(4, n_cols));
+  LB_ASSIGN_OR_RETURN(std::vector<float> zb, values(5, n_cols));
+  LB_ASSIGN_OR_RETURN(std::vector<float> sy, values(6, m_rows));
+  LB_ASSIGN_OR_RETURN(std::vector<float> zy, values(7, m_rows));
+  const Shape a_batch(a.shape().begin(), a.shape().end() - std::min<size_t>(ra, 2));
+  const Shape b_batch(b.shape().begin(), b.shape().end() - std::min<size_t>(rb, 2));
+  const Shape out_batch(y.shape().begin(), y.shape().end() - (ra >= 2) - (rb >= 2));
+  const std::vector<int64_t> a_strides = broadcast_strides(a_batch, out_batch);
+  const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
+  const int64_t batches = numel_unchecked(out_batch);
+  ctx.parallel_for(batches * m_rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t bi = r / m_rows, m = r % m_rows;
+      int64_t rest = bi, a_index = 0, b_index = 0;
+      for (size_t d = out_batch.size(); d-- > 0;) {
+        const int64_t coord = rest % out_batch[d];
+        rest /= out_batch[d];
+        a_index += coord * a_strides[d];
+        b_index += coord * b_strides[d];
+      }
+      const int64_t a_row = (a_index * m_rows + m) * k_depth, b_base = b_index * k_depth * n_cols;
+      for (int64_t n = 0; n < n_cols; ++n) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < k_depth; ++k)
+          acc += (get_code(a, a_row + k) - int64_t(za[size_t(m)])) * (get_code(b, b_base + k * n_cols + n) - int64_t(zb[size_t(n)]));
+        const float v = float(acc) * (sa[size_t(m)] * sb[size_t(n)] / sy[size_t(m)]);
+        y.data<Y>()[r * n_cols + n] = quant::round_and_saturate<Y>(v, int32_t(zy[size_t(m)]));
+      }
+    }
+  }, 1);
+  return Status::Ok();
+}
+
+Status ref_QLinearMatMul(KernelContext& ctx) {
+  if (ctx.out(0).dtype() == DType::kInt8) return qlinear_matmul_kernel<int8_t>(ctx);
+  return qlinear_matmul_kernel<uint8_t>(ctx);
+}
+
 Status ref_QLinearConv(KernelContext& ctx) {
   LB_ASSIGN_OR_RETURN(ConvGeometry g, conv_geometry(ctx, /*transposed=*/false, /*w_input=*/3));
   if (ctx.out(0).numel() == 0) return Status::Ok();

@@ -1,0 +1,102 @@
+// oneDNN int8 matmul for QLinearMatMul with constant int8 B (weights packed once): u8/s8 A x s8 B, output
+// scales a_scale * b_scale[n] / y_scale (per column), runtime zero points on A and Y. Per-row A/Y parameters,
+// uint8 or non-zero-point B and runtime B stay on the reference kernel. Matches it to within 1 LSB (a scale
+// product rounds differently at a tie); rows of A and Y are plain (these ops take and give matrices).
+#include <cstring>
+
+#include "kernels/onednn/onednn_kernel.h"
+
+namespace lowbit::onednn {
+namespace {
+
+using dt = memory::data_type;
+
+class QMatMulKernel : public Kernel {
+ public:
+  void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
+    const memory& a = inputs[0];
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, a.get_desc() == src_md_ ? a : memory(src_md_, cpu_engine(), a.get_data_handle())},
+        {DNNL_ARG_WEIGHTS, weights_},
+        {DNNL_ARG_DST, outputs[0]}};
+    if (src_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = src_zp_;
+    if (dst_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = dst_zp_;
+    prim_.execute(stream, args);
+  }
+  dnnl::matmul prim_;
+  memory::desc src_md_;
+  memory weights_, src_zp_, dst_zp_;
+};
+
+const Tensor* one_value(const std::vector<KernelInput>& in, size_t i) {
+  return i < in.size() && in[i].constant && in[i].constant->numel() == 1 ? in[i].constant : nullptr;
+}
+
+memory zero_point(int32_t z) {
+  memory m(memory::desc({1}, dt::s32, memory::format_tag::x), cpu_engine());
+  std::memcpy(m.get_data_handle(), &z, sizeof z);
+  return m;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
+                                              const std::vector<Shape>& output_shapes) {
+  (void)node;
+  (void)opset;
+  if (inputs.size() != 8 || output_shapes.size() != 1) return nullptr;
+  const KernelInput& a = inputs[0];
+  const Tensor* b = inputs[3].constant;
+  const Tensor *sa = one_value(inputs, 1), *za = one_value(inputs, 2), *sy = one_value(inputs, 6),
+               *zy = one_value(inputs, 7);
+  const Tensor* sb = inputs[4].constant;
+  if (a.constant || a.desc.data.ndims == 0 || !b || b->dtype() != DType::kInt8 || !sa || !za || !sy || !zy || !sb)
+    return nullptr;
+  if (a.desc.data_type() != dt::s8 && a.desc.data_type() != dt::u8) return nullptr;
+  if (!is_plain(a.desc)) return nullptr;
+  if (const Tensor* zb = inputs[5].constant) {
+    for (int64_t i = 0; i < zb->numel(); ++i)
+      if (zb->get_as_int64(i) != 0) return nullptr;
+  } else if (inputs[5].desc.data.ndims != 0) {
+    return nullptr;
+  }
+  const Shape as = desc_shape(a.desc), bs = b->shape(), ys = output_shapes[0];
+  if (as.size() < 2 || bs.size() != 2 || ys.size() != as.size()) return nullptr;  // one weight matrix, batched A
+  const int64_t n = bs[1];
+  if (sb->numel() != 1 && sb->numel() != n) return nullptr;
+  std::vector<float> scales(size_t(sb->numel()));
+  const float a_scale = sa->data<float>()[0], y_scale = sy->data<float>()[0];
+  for (int64_t j = 0; j < sb->numel(); ++j) scales[size_t(j)] = a_scale * sb->data<float>()[j] / y_scale;
+
+  dnnl::primitive_attr attr;
+  const int rank = int(as.size());
+  attr.set_output_scales(scales.size() == 1 ? 0 : 1 << (rank - 1), scales);
+  const int32_t a_zero = int32_t(za->get_as_int64(0)), y_zero = int32_t(zy->get_as_int64(0));
+  if (a_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  memory::dims w_dims(size_t(rank), 1);
+  w_dims[size_t(rank) - 2] = bs[0];
+  w_dims[size_t(rank) - 1] = bs[1];
+  const dt y_dt = zy->dtype() == DType::kInt8 ? dt::s8 : dt::u8;
+  const memory::desc src_md = plain_desc(as, a.desc.data_type());
+  const memory::desc w_any(w_dims, dt::s8, memory::format_tag::any);
+  const memory::desc dst_md = plain_desc(ys, y_dt);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, dst_md), attr, cpu_engine());
+  auto k = std::make_unique<QMatMulKernel>();
+  k->prim_ = dnnl::matmul(pd);
+  k->src_md_ = pd.src_desc();
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  memory user_w(plain_desc(Shape(w_dims.begin(), w_dims.end()), dt::s8), eng, const_cast<void*>(b->raw()));
+  k->weights_ = memory(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
+  stream.wait();
+  if (a_zero != 0) k->src_zp_ = zero_point(a_zero);
+  if (y_zero != 0) k->dst_zp_ = zero_point(y_zero);
+  k->input_descs.assign(inputs.size(), memory::desc());
+  k->input_descs[0] = a.desc;
+  k->output_descs = {pd.dst_desc()};
+  return k;
+}
+
+}  // namespace lowbit::onednn
