@@ -129,17 +129,7 @@ struct Plan::Impl {
   }
 
   static memory::desc desc_of(const Value& v) {
-    return v.mem ? v.mem.get_desc() : onednn::plain_desc(v.tensor.shape(), dnnl_type(v.tensor.dtype()));
-  }
-  // oneDNN's element type for the tensors the plan hands to kernels (f32 for anything else: float kernels
-  // reject non-f32 values by their DType before looking at descs).
-  static memory::data_type dnnl_type(DType t) {
-    switch (t) {
-      case DType::kInt8: return memory::data_type::s8;
-      case DType::kUint8: return memory::data_type::u8;
-      case DType::kInt32: return memory::data_type::s32;
-      default: return memory::data_type::f32;
-    }
+    return v.mem ? v.mem.get_desc() : onednn::plain_desc(v.tensor.shape(), onednn::dnnl_dtype(v.tensor.dtype()));
   }
 
   // The plain tensor of a value, reordering a blocked oneDNN buffer into a fresh tensor on first use.
@@ -291,7 +281,7 @@ struct Plan::Impl {
         // The value's own memory may still be the blocked buffer (plain() keeps it for blocked consumers):
         // hand the kernel the plain copy it was built for.
         LB_ASSIGN_OR_RETURN(Tensor * t, plain(*ins[i]));
-        mems[i] = memory(onednn::plain_desc(t->shape(), dnnl_type(t->dtype())), onednn::cpu_engine(), t->raw());
+        mems[i] = memory(onednn::plain_desc(t->shape(), onednn::dnnl_dtype(t->dtype())), onednn::cpu_engine(), t->raw());
       } else {
         mems[i] = as_memory(*ins[i]);
       }

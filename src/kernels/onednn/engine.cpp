@@ -1,6 +1,8 @@
 // The shared CPU engine, thread control and desc helpers; create_kernel dispatch.
 #include <dlfcn.h>
 
+#include <cstring>
+
 #include <thread>
 
 #include "kernels/onednn/onednn_kernel.h"
@@ -42,6 +44,25 @@ DType desc_dtype(const memory::desc& d) {
     case memory::data_type::s32: return DType::kInt32;
     default: return DType::kFloat32;
   }
+}
+
+memory::data_type dnnl_dtype(DType t) {
+  switch (t) {
+    case DType::kInt8: return memory::data_type::s8;
+    case DType::kUint8: return memory::data_type::u8;
+    case DType::kInt32: return memory::data_type::s32;
+    default: return memory::data_type::f32;
+  }
+}
+
+const Tensor* scalar_constant(const std::vector<KernelInput>& inputs, size_t i) {
+  return i < inputs.size() && inputs[i].constant && inputs[i].constant->numel() == 1 ? inputs[i].constant : nullptr;
+}
+
+memory zero_point_memory(int32_t z) {
+  memory m(memory::desc({1}, memory::data_type::s32, memory::format_tag::x), cpu_engine());
+  std::memcpy(m.get_data_handle(), &z, sizeof z);
+  return m;
 }
 
 Shape desc_shape(const memory::desc& desc) {

@@ -38,11 +38,19 @@ Shape desc_shape(const memory::desc& desc);
 memory::desc with_data_type(const memory::desc& d, memory::data_type type);
 // lowbit's element type for a oneDNN one (f32, s8, u8, s32), kFloat32 for others.
 DType desc_dtype(const memory::desc& d);
+// oneDNN's element type for a lowbit one (f32 for the types oneDNN kernels do not exchange).
+memory::data_type dnnl_dtype(DType t);
+
+// A one-element s32 memory: a runtime zero point for DNNL_ARG_ATTR_ZERO_POINTS.
+memory zero_point_memory(int32_t z);
 
 struct KernelInput {
   memory::desc desc;                 // layout the input arrives in (zero desc: omitted input)
   const Tensor* constant = nullptr;  // the value when it is a model constant (weights, bias, clip bounds)
 };
+
+// Input i when it is a baked constant holding one value (a per-tensor scale or zero point), else nullptr.
+const Tensor* scalar_constant(const std::vector<KernelInput>& inputs, size_t i);
 
 class Kernel {
  public:

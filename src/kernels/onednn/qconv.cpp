@@ -49,33 +49,6 @@ class QConvKernel : public Kernel {
   bool residual_ = false;
 };
 
-dt to_dnnl(DType t) {
-  switch (t) {
-    case DType::kInt8: return dt::s8;
-    case DType::kUint8: return dt::u8;
-    case DType::kInt32: return dt::s32;
-    case DType::kFloat32: return dt::f32;
-    default: return dt::undef;
-  }
-}
-
-// A per-tensor scale or zero point baked into the kernel (nullptr: not a constant, or not a scalar).
-const Tensor* scalar_constant(const std::vector<KernelInput>& inputs, size_t i) {
-  if (i >= inputs.size() || !inputs[i].constant || inputs[i].constant->numel() != 1) return nullptr;
-  return inputs[i].constant;
-}
-
-int32_t code_value(const Tensor& t) {
-  return t.dtype() == DType::kInt8 ? int32_t(t.data<int8_t>()[0]) : int32_t(t.data<uint8_t>()[0]);
-}
-
-// A one-element s32 memory holding a runtime zero point.
-memory zero_point_memory(int32_t z) {
-  memory m(memory::desc({1}, dt::s32, tag::x), cpu_engine());
-  std::memcpy(m.get_data_handle(), &z, sizeof z);
-  return m;
-}
-
 }  // namespace
 
 std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
@@ -126,8 +99,8 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   if (!rounding.ok()) return nullptr;
   const QLinearRequant rq = qlinear_requant(
       *fused, x_scale->data<float>()[0], std::vector<float>(w_scale->data<float>(), w_scale->data<float>() + w_scale->numel()),
-      out_channels, y_scale->data<float>()[0], y_zp ? code_value(*y_zp) : 0, r_scale ? r_scale->data<float>()[0] : 0.f,
-      r_zp ? code_value(*r_zp) : 0, *rounding);
+      out_channels, y_scale->data<float>()[0], y_zp ? int32_t(y_zp->get_as_int64(0)) : 0, r_scale ? r_scale->data<float>()[0] : 0.f,
+      r_zp ? int32_t(r_zp->get_as_int64(0)) : 0, *rounding);
   std::vector<EltwiseStep> steps;
   if (rq.act.active() &&
       !activation_steps(fused_activation_name(rq.act.kind), rq.act.alpha, rq.act.beta, true, true, &steps))
@@ -137,7 +110,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   bool per_channel = false;
   for (float s : rq.out_scale) per_channel = per_channel || s != rq.out_scale[0];
   attr.set_output_scales(per_channel ? 1 << 1 : 0, per_channel ? rq.out_scale : std::vector<float>{rq.out_scale[0]});
-  const int32_t x_zero = x_zp ? code_value(*x_zp) : 0;
+  const int32_t x_zero = x_zp ? int32_t(x_zp->get_as_int64(0)) : 0;
   if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   if (rq.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
@@ -163,7 +136,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
     user_w_dims.insert(user_w_dims.begin(), group);
   }
   memory::desc src_any(memory::dims(in_shape.begin(), in_shape.end()), x_dt, tag::any);
-  memory::desc dst_any(memory::dims(output_shapes[0].begin(), output_shapes[0].end()), to_dnnl(y_type), tag::any);
+  memory::desc dst_any(memory::dims(output_shapes[0].begin(), output_shapes[0].end()), dnnl_dtype(y_type), tag::any);
   memory::desc w_any(memory::dims(user_w_dims.begin(), user_w_dims.end()), dt::s8, tag::any);
   memory::desc bias_md({out_channels}, dt::s32, tag::a);
   using C = dnnl::convolution_forward;

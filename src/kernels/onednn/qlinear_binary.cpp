@@ -145,13 +145,8 @@ class QLinearBinaryKernel : public Kernel {
   size_t inner_ = 0;
 };
 
-const Tensor* scalar(const std::vector<KernelInput>& inputs, size_t i) {
-  return i < inputs.size() && inputs[i].constant && inputs[i].constant->numel() == 1 ? inputs[i].constant : nullptr;
-}
-int32_t code(const Tensor* t) {
-  if (!t) return 0;
-  return t->dtype() == DType::kInt8 ? int32_t(t->data<int8_t>()[0]) : int32_t(t->data<uint8_t>()[0]);
-}
+// A zero point's value (0 when absent).
+int32_t code(const Tensor* t) { return t ? int32_t(t->get_as_int64(0)) : 0; }
 
 }  // namespace
 
@@ -160,10 +155,10 @@ std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset
                                                      const std::vector<Shape>& output_shapes) {
   (void)opset;
   if (inputs.size() < 7 || output_shapes.size() != 1) return nullptr;
-  const Tensor *as = scalar(inputs, 1), *bs = scalar(inputs, 4), *cs = scalar(inputs, 6);
+  const Tensor *as = scalar_constant(inputs, 1), *bs = scalar_constant(inputs, 4), *cs = scalar_constant(inputs, 6);
   if (!as || !bs || !cs) return nullptr;
   for (size_t i : {2, 5, 7})
-    if (i < inputs.size() && inputs[i].desc.data.ndims != 0 && !scalar(inputs, i)) return nullptr;
+    if (i < inputs.size() && inputs[i].desc.data.ndims != 0 && !scalar_constant(inputs, i)) return nullptr;
   auto act = parse_fused_activation(node);
   if (!act.ok() || act->residual) return nullptr;
   auto k = std::make_unique<QLinearBinaryKernel>();
@@ -172,9 +167,9 @@ std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset
   k->p_.a_scale = as->data<float>()[0];
   k->p_.b_scale = bs->data<float>()[0];
   k->p_.c_scale = cs->data<float>()[0];
-  k->p_.a_zero = code(scalar(inputs, 2));
-  k->p_.b_zero = code(scalar(inputs, 5));
-  k->p_.c_zero = code(inputs.size() > 7 ? scalar(inputs, 7) : nullptr);
+  k->p_.a_zero = code(scalar_constant(inputs, 2));
+  k->p_.b_zero = code(scalar_constant(inputs, 5));
+  k->p_.c_zero = code(inputs.size() > 7 ? scalar_constant(inputs, 7) : nullptr);
   const Shape& out = output_shapes[0];
   // The operand with the output's shape fixes the layout (both commute: swap with their parameters).
   if (inputs[0].constant || inputs[3].constant || inputs[0].desc.data.ndims == 0) return nullptr;
@@ -212,7 +207,7 @@ std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset
   if (k->inner_ == sa.size()) k->inner_ = sa.size() - 1;
   if (sa[k->inner_] != 1) return nullptr;
   const bool a_signed = a.data_type() == memory::data_type::s8, b_signed = b.data_type() == memory::data_type::s8;
-  const Tensor* cz = inputs.size() > 7 ? scalar(inputs, 7) : nullptr;
+  const Tensor* cz = inputs.size() > 7 ? scalar_constant(inputs, 7) : nullptr;
   const bool c_signed = cz ? cz->dtype() == DType::kInt8 : inputs[0].desc.data_type() == memory::data_type::s8;
   k->row_ = a_signed ? row_for<int8_t>(k->p_.mul, b_signed, c_signed) : row_for<uint8_t>(k->p_.mul, b_signed, c_signed);
   k->input_descs.assign(inputs.size(), memory::desc());

@@ -28,16 +28,6 @@ class QMatMulKernel : public Kernel {
   memory weights_, src_zp_, dst_zp_;
 };
 
-const Tensor* one_value(const std::vector<KernelInput>& in, size_t i) {
-  return i < in.size() && in[i].constant && in[i].constant->numel() == 1 ? in[i].constant : nullptr;
-}
-
-memory zero_point(int32_t z) {
-  memory m(memory::desc({1}, dt::s32, memory::format_tag::x), cpu_engine());
-  std::memcpy(m.get_data_handle(), &z, sizeof z);
-  return m;
-}
-
 }  // namespace
 
 std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
@@ -47,8 +37,8 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
   if (inputs.size() != 8 || output_shapes.size() != 1) return nullptr;
   const KernelInput& a = inputs[0];
   const Tensor* b = inputs[3].constant;
-  const Tensor *sa = one_value(inputs, 1), *za = one_value(inputs, 2), *sy = one_value(inputs, 6),
-               *zy = one_value(inputs, 7);
+  const Tensor *sa = scalar_constant(inputs, 1), *za = scalar_constant(inputs, 2), *sy = scalar_constant(inputs, 6),
+               *zy = scalar_constant(inputs, 7);
   const Tensor* sb = inputs[4].constant;
   if (a.constant || a.desc.data.ndims == 0 || !b || b->dtype() != DType::kInt8 || !sa || !za || !sy || !zy || !sb)
     return nullptr;
@@ -91,8 +81,8 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
   k->weights_ = memory(pd.weights_desc(), eng);
   dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
   stream.wait();
-  if (a_zero != 0) k->src_zp_ = zero_point(a_zero);
-  if (y_zero != 0) k->dst_zp_ = zero_point(y_zero);
+  if (a_zero != 0) k->src_zp_ = zero_point_memory(a_zero);
+  if (y_zero != 0) k->dst_zp_ = zero_point_memory(y_zero);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = a.desc;
   k->output_descs = {pd.dst_desc()};

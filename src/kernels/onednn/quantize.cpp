@@ -62,8 +62,7 @@ std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, cons
   auto k = std::make_unique<ReorderKernel>();
   k->prim_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, in, eng, out, attr));
   if (z != 0) {
-    k->zp_ = memory(memory::desc({1}, dt::s32, memory::format_tag::x), eng);
-    std::memcpy(k->zp_.get_data_handle(), &z, sizeof z);
+    k->zp_ = zero_point_memory(z);
     k->zp_arg_ = zp_arg;
   }
   k->input_descs.assign(inputs.size(), memory::desc());
