@@ -350,6 +350,17 @@ Status gemm_kernel(KernelContext& ctx) {
   return Status::Ok();
 }
 
+// Matrix indices in A's and B's batches of output batch matrix i (numpy broadcasting of the batch dims).
+void batch_offsets(int64_t i, const Shape& out_batch, const std::vector<int64_t>& a_strides,
+                   const std::vector<int64_t>& b_strides, int64_t* a_index, int64_t* b_index) {
+  for (size_t d = out_batch.size(); d-- > 0;) {
+    const int64_t coord = i % out_batch[d];
+    i /= out_batch[d];
+    *a_index += coord * a_strides[d];
+    *b_index += coord * b_strides[d];
+  }
+}
+
 template <typename T>
 Status matmul_kernel(KernelContext& ctx) {
   const Tensor& a = ctx.in(0);
@@ -382,13 +393,8 @@ Status matmul_kernel(KernelContext& ctx) {
   const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
   auto run_batches = [&](int64_t begin, int64_t end, ThreadPool* pool) {
     for (int64_t i = begin; i < end; ++i) {
-      int64_t rest = i, a_index = 0, b_index = 0;
-      for (size_t d = out_batch.size(); d-- > 0;) {
-        const int64_t coord = rest % out_batch[d];
-        rest /= out_batch[d];
-        a_index += coord * a_strides[d];
-        b_index += coord * b_strides[d];
-      }
+      int64_t a_index = 0, b_index = 0;
+      batch_offsets(i, out_batch, a_strides, b_strides, &a_index, &b_index);
       GemmArgs<T> one = args;
       one.a = a.data<T>() + a_index * a_matrix;
       one.b = b.data<T>() + b_index * b_matrix;
@@ -584,21 +590,20 @@ Status qlinear_matmul_kernel(KernelContext& ctx) {
   const std::vector<int64_t> a_strides = broadcast_strides(a_batch, out_batch);
   const std::vector<int64_t> b_strides = broadcast_strides(b_batch, out_batch);
   const int64_t batches = numel_unchecked(out_batch);
+  // Codes minus their zero points (per row of A, per column of B), widened once.
+  std::vector<int32_t> ac(static_cast<size_t>(a.numel())), bc(static_cast<size_t>(b.numel()));
+  for (int64_t i = 0; i < a.numel(); ++i) ac[size_t(i)] = get_code(a, i) - int32_t(za[size_t((i / k_depth) % m_rows)]);
+  for (int64_t i = 0; i < b.numel(); ++i) bc[size_t(i)] = get_code(b, i) - int32_t(zb[size_t(i % n_cols)]);
   ctx.parallel_for(batches * m_rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t bi = r / m_rows, m = r % m_rows;
-      int64_t rest = bi, a_index = 0, b_index = 0;
-      for (size_t d = out_batch.size(); d-- > 0;) {
-        const int64_t coord = rest % out_batch[d];
-        rest /= out_batch[d];
-        a_index += coord * a_strides[d];
-        b_index += coord * b_strides[d];
-      }
-      const int64_t a_row = (a_index * m_rows + m) * k_depth, b_base = b_index * k_depth * n_cols;
+      int64_t a_index = 0, b_index = 0;
+      batch_offsets(bi, out_batch, a_strides, b_strides, &a_index, &b_index);
+      const int32_t* a_row = ac.data() + (a_index * m_rows + m) * k_depth;
+      const int32_t* b_mat = bc.data() + b_index * k_depth * n_cols;
       for (int64_t n = 0; n < n_cols; ++n) {
         int64_t acc = 0;
-        for (int64_t k = 0; k < k_depth; ++k)
-          acc += (get_code(a, a_row + k) - int64_t(za[size_t(m)])) * (get_code(b, b_base + k * n_cols + n) - int64_t(zb[size_t(n)]));
+        for (int64_t k = 0; k < k_depth; ++k) acc += int64_t(a_row[k]) * b_mat[k * n_cols + n];
         const float v = float(acc) * (sa[size_t(m)] * sb[size_t(n)] / sy[size_t(m)]);
         y.data<Y>()[r * n_cols + n] = quant::round_and_saturate<Y>(v, int32_t(zy[size_t(m)]));
       }
