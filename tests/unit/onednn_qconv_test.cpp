@@ -5,6 +5,7 @@
 
 #include <tuple>
 
+#include "ir/shape_inference.h"
 #include "onednn_test_util.h"
 #include "quant_test_util.h"
 
@@ -306,6 +307,44 @@ TEST(OneDnnQMatMul, MatchesReference) {
       EXPECT_LE(d.max_diff, 1);
       EXPECT_LE(d.differing, std::max<int64_t>(2, d.total / 100));
     }
+}
+
+// Malformed quantized nodes in a user's model: one clear message naming the node and the input at fault, found
+// when the model is validated (never an out-of-bounds read in a kernel).
+TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
+  std::mt19937 rng(1);
+  struct Case {
+    std::string op, why;
+    std::vector<std::string> inputs;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"QLinearConv", "w_scale", {"x", "s1", "zx", "w", "s3", "", "s1", "zx", ""}},     // 3 scales, 4 channels
+           {"QLinearConv", "input 2 ('zw')", {"x", "s1", "zw", "w", "s1", "", "s1", "zx", ""}},  // int8 zp for uint8 x
+           {"QLinearAdd", "scale", {"x", "s3", "zx", "x", "s1", "zx", "s1", "zx"}},           // 3 values
+           {"QLinearMatMul", "b_scale", {"m", "s1", "zx", "b", "s3", "zw", "s1", "zx"}},     // 3 scales, 4 columns
+       }) {
+    SCOPED_TRACE(c.op + " " + c.why);
+    GraphBuilder b;
+    for (auto [name, shape] : std::vector<std::pair<std::string, Shape>>{{"x", {1, 2, 5, 5}}, {"m", {3, 6}}}) {
+      b.g.inputs.push_back(name);
+      b.g.values[name] = ValueInfo{name, ValueType(DType::kUint8, std::vector<Dim>(shape.begin(), shape.end())),
+                                   std::nullopt};
+    }
+    b.constant("s1", scalar(0.1f));
+    Tensor s3(DType::kFloat32, {3});
+    b.constant("s3", s3);
+    b.constant("zx", code(DType::kUint8, 0));
+    b.constant("zw", code(DType::kInt8, 0));
+    b.constant("w", random_codes(rng, DType::kInt8, {4, 2, 3, 3}));
+    b.constant("b", random_codes(rng, DType::kInt8, {6, 4}));
+    b.node(c.op, c.inputs, {"y"});
+    Graph g = b.done({"y"});
+    auto issues = validate_and_infer(g);
+    ASSERT_FALSE(issues.empty());
+    const std::string msg = issues_to_status(issues, "model").message();
+    EXPECT_NE(msg.find(c.op + " '" + g.nodes[0].name + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(c.why), std::string::npos) << msg;
+  }
 }
 
 }  // namespace
