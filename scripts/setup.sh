@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything lowbit needs to build, test and run the demo on Debian/Ubuntu:
-# compilers and build tools, ONNX/protobuf, oneDNN, CLI11, nlohmann-json, libjpeg-turbo and libpng
+# compilers and build tools, ONNX/protobuf, oneDNN (+ the OpenCL headers its CMake config requires), CLI11, nlohmann-json, libjpeg-turbo and libpng
 # (calibration images), GoogleTest, Google Benchmark, python3 numpy/onnx/torch/torchvision/PIL (test
 # models and demo input), Chromium (headless check of the compare HTML report), Node.js and npm, then two npm packages into $REPO/.cache/npm:
 #   onnxruntime-node@1.30.0     ONNX Runtime, for side-by-side checks and benchmarks
@@ -15,7 +15,7 @@ NPM_DIR="$REPO/.cache/npm"
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libdnnl-dev libcli11-dev nlohmann-json3-dev
+  libdnnl-dev ocl-icd-opencl-dev libcli11-dev nlohmann-json3-dev
   libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
