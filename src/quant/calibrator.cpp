@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <set>
@@ -45,7 +46,8 @@ Expected<CalibrationStatistics> collect_statistics(Session& session, Calibration
   for (auto& t : tensors) stats.observers.emplace(t, TensorObserver());
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  ProgressBar bar(data.num_batches(), options.progress);
+  const int64_t batches = options.batches >= 0 ? std::min(options.batches, data.num_batches()) : data.num_batches();
+  ProgressBar bar(batches, options.progress);
   bar.update(0, 0);
 
   ValueObserver observer;
@@ -53,7 +55,7 @@ Expected<CalibrationStatistics> collect_statistics(Session& session, Calibration
   observer.observe = [&](const std::string& name, const Tensor& t) {
     stats.observers.at(name).observe(t.data<float>(), t.numel());
   };
-  for (int64_t b = 0; b < data.num_batches(); ++b) {
+  for (int64_t b = 0; b < batches; ++b) {
     auto batch = data.batch(b);
     if (!batch) return batch.status();
     // Graph inputs are not node outputs: observe them here.

@@ -125,6 +125,11 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     for (auto& w : data->warnings()) r.warnings.push_back(w);
     if (data->num_batches() == 0)
       return error(StatusCode::kInvalidArgument, "the calibration data holds no complete batch");
+    r.holdout_batches = options.holdout_batches >= 0 ? options.holdout_batches
+                        : data->num_batches() >= 2 ? std::max<int64_t>(1, data->num_batches() / 5) : 0;
+    if (r.holdout_batches > 0 && r.holdout_batches >= data->num_batches())
+      return error(StatusCode::kInvalidArgument, "the calibration data holds ", data->num_batches(), " batch(es): holding back ",
+                   r.holdout_batches, " for scoring leaves none to calibrate on");
     std::vector<std::string> sources;  // data-movement outputs reuse their input's range: not observed
     for (auto& t : r.plan.activations)
       if (r.plan.params_source(t) == t) sources.push_back(t);
@@ -133,7 +138,7 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     so.backend = options.backend;
     so.max_tensor_bytes = options.max_tensor_bytes;
     LB_ASSIGN_OR_RETURN(auto session, Session::create(graph, so));
-    LB_ASSIGN_OR_RETURN(auto stats, collect_statistics(*session, *data, sources, {options.progress}));
+    LB_ASSIGN_OR_RETURN(auto stats, collect_statistics(*session, *data, sources, {options.progress, data->num_batches() - r.holdout_batches}));
     r.calibration_batches = stats.batches;
     r.calibration_samples = stats.samples;
     r.calibration_seconds = stats.seconds;
@@ -190,6 +195,7 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f s", r.calibration_seconds);
     os << ": " << r.calibration_samples << " samples in " << r.calibration_batches << " batches, " << secs;
+    if (r.holdout_batches) os << " (the last " << r.holdout_batches << " batches held back to score mixed precision)";
   }
   os << "\n";
   if (!r.table.empty()) {

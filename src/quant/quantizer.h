@@ -44,6 +44,9 @@ struct QuantizeOptions {
   int64_t max_tensor_bytes = kDefaultMaxTensorBytes;  // --max-memory: cap on any one tensor during calibration
   bool progress = false;
   int target_opset = 13;
+  // The last N calibration batches are not calibrated on (they score mixed-precision candidates); -1: 20% of the
+  // batches (at least 1) when there are 2 or more.
+  int64_t holdout_batches = 0;
 };
 
 struct QuantizeResult {
@@ -53,6 +56,7 @@ struct QuantizeResult {
   std::vector<TensorCalibration> table;    // per calibrated tensor, in topological order
   std::vector<std::string> warnings;       // e.g. tensors a cache does not name
   int64_t calibration_batches = 0, calibration_samples = 0;
+  int64_t holdout_batches = 0;             // batches held back from calibration (QuantizeOptions::holdout_batches)
   double calibration_seconds = 0;
   int opset_before = 0, opset_after = 0;
   int nodes_before = 0, nodes_prepared = 0;

@@ -94,6 +94,10 @@ struct QuantizeOptions {
   std::vector<std::string> exclude, precision;
   std::string read_cache, write_cache, read_table, table;
   bool table_only = false;
+  std::string target_sqnr;     // --target-sqnr DB
+  std::string target_metric;   // --target-metric KIND=VALUE
+  int64_t holdout = -1;        // --holdout N batches held back for scoring (-1: 20%)
+  int max_candidates = 32;     // --max-candidates N
   int threads = 0;
   Backend backend = Backend::kAuto;
   bool quiet = false;
@@ -103,11 +107,27 @@ struct OpsOptions {
   bool markdown = false;
 };
 
+struct CompareCliOptions {
+  std::string max_memory;
+  std::string fp32_model, quant_model;
+  std::vector<std::string> inputs;  // NAME=FILE.npy or NAME=DIR (axis 0 = samples, as --calib)
+  int64_t limit = -1;               // --limit N samples
+  std::string json, html;           // report files
+  double threshold = 0.5;           // binarization threshold of map-like outputs
+  int worst = 10;
+  bool no_local = false;            // skip the layer-alone run
+  bool brief = false;               // outputs and worst layers only on stdout
+  int threads = 0;
+  Backend backend = Backend::kAuto;
+  bool quiet = false;
+};
+
 int run_inspect(const InspectOptions& options);
 int run_run(const RunOptions& options);
 int run_bench(const BenchOptions& options);
 int run_ops(const OpsOptions& options);
 int run_quantize(const QuantizeOptions& options);
+int run_compare(const CompareCliOptions& options);
 
 // ---- helpers --------------------------------------------------------------------------------
 

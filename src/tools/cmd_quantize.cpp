@@ -4,11 +4,13 @@
 // failure leaves nothing half-written.
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "onnx/exporter.h"
 #include "quant/calibration_cache.h"
 #include "quant/calibration_table.h"
 #include "quant/quantizer.h"
+#include "quant/mixed_precision.h"
 #include "tools/cli_common.h"
 
 namespace fs = std::filesystem;
@@ -38,6 +40,14 @@ std::string check_flags(const QuantizeOptions& o) {
   if (!o.preprocess.empty() && o.calib_images.empty()) return "--preprocess applies to --calib-images only";
   if (o.method != "percentile" && o.percentile_set) return "--percentile needs --method percentile";
   if (!o.output.empty() && (o.output == o.model)) return "--output must not overwrite the input model";
+  const bool target = !o.target_sqnr.empty() || !o.target_metric.empty();
+  if (!o.target_sqnr.empty() && !o.target_metric.empty()) return "use --target-sqnr or --target-metric, not both";
+  if (target && o.weight_only) return "--target-* needs activations to quantize: not with --weight-only";
+  if (target && o.table_only) return "--target-* chooses layers of the quantized model: not with --table-only";
+  if (target && o.calib.empty() && o.calib_images.empty())
+    return "--target-* scores candidates on calibration samples: give --calib or --calib-images (with --read-table/--read-cache "
+           "all of them are held back)";
+  if (!target && o.holdout > 0) return "--holdout applies to --target-sqnr / --target-metric only";
   return "";
 }
 
@@ -63,6 +73,17 @@ int run_quantize(const QuantizeOptions& o) {
     if (a->name.empty() || (a->value != "fp32" && a->value != "float32"))
       return usage_error("--precision '" + spec + "': expected NODE=fp32 (the only higher precision the CPU engine runs today)");
     qo.plan.exclude.insert(a->name);
+  }
+  std::optional<quant::TargetMetric> target;
+  if (!o.target_sqnr.empty() || !o.target_metric.empty()) {
+    auto t = quant::parse_target_metric(o.target_metric.empty() ? "sqnr=" + o.target_sqnr : o.target_metric);
+    if (!t) {
+      std::string msg = t.status().message();
+      if (!o.target_sqnr.empty()) msg = "--target-sqnr '" + o.target_sqnr + "': not a number of dB";
+      return usage_error(msg);
+    }
+    target = *t;
+    qo.holdout_batches = o.holdout;  // -1: 20%
   }
   for (auto& spec : o.calib) {
     auto a = parse_named_arg(spec, "--calib");
@@ -106,6 +127,22 @@ int run_quantize(const QuantizeOptions& o) {
   if (!result) return fail(result.status().with_context("quantizing '" + o.model + "'"));
   for (auto& w : result->warnings) std::cerr << "lowbit: warning: " << w << "\n";
 
+  std::optional<quant::MixedPrecisionReport> mixed;
+  if (target) {
+    quant::MixedPrecisionOptions mo;
+    mo.target = *target;
+    mo.max_evaluations = o.max_candidates;
+    auto m = quant::choose_mixed_precision(*result, qo, mo);
+    if (!m) return fail(m.status().with_context("mixed precision for '" + o.model + "'"));
+    mixed = std::move(*m);
+    // The chosen FP32 nodes join --exclude; the plan is redone with them (the table stays as calibrated).
+    for (auto& k : mixed->kept) qo.plan.exclude.insert(k.node);
+    quant::QuantPlanOptions po = qo.plan;
+    po.quantize_inputs = po.quantize_outputs = qo.io != quant::IoType::kFloat;
+    auto plan = quant::plan_quantization(result->graph, po);
+    if (!plan) return fail(plan.status().with_context("quantizing '" + o.model + "'"));
+    result->plan = std::move(*plan);
+  }
   if (!o.table_only) {
     if (Status s = quant::apply_quantization(*result, qo); !s.ok()) return fail(s.with_context("quantizing '" + o.model + "'"));
     ExportOptions eo;
@@ -122,6 +159,7 @@ int run_quantize(const QuantizeOptions& o) {
   std::cout << "lowbit quantize: '" << o.model << "'";
   if (!o.table_only) std::cout << " -> '" << o.output << "'";
   std::cout << "\n" << quant::format_quantize_summary(*result, file_bytes(o.model), o.table_only ? -1 : file_bytes(o.output));
+  if (mixed) std::cout << quant::format_mixed_precision(*mixed);
   if (!o.table.empty()) std::cout << "table:       " << o.table << " (" << result->table.size() << " tensors)\n";
   if (!o.write_cache.empty()) std::cout << "cache:       " << o.write_cache << " (TensorRT format, scale = amax / 127)\n";
   return kExitOk;

@@ -4,6 +4,7 @@
 //   lowbit run model.onnx --input x=x.npy --output-dir out/
 //   lowbit bench model.onnx --shape x=1x3x224x224 --iterations 50 [--json] [--profile]
 //   lowbit ops [--markdown]
+//   lowbit compare model.onnx model.int8.onnx --input x=samples.npy [--json r.json] [--html r.html]
 //
 // Exit codes: 0 ok, 1 runtime/model error, 2 usage error. Every error is one message on stderr
 // starting with "lowbit: error:"; nothing escapes as an exception or a crash.
@@ -48,7 +49,7 @@ void ensure_runtime_environment(char** argv) {
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"lowbit " LOWBIT_VERSION
-               ": an ONNX inference engine (reference CPU kernels today; INT8 quantization is next)."};
+               ": post-training INT8 quantization and a fast CPU inference engine for ONNX models."};
   app.name("lowbit");
   app.set_version_flag("--version", "lowbit " LOWBIT_VERSION);
   app.require_subcommand(1, 1);
@@ -58,6 +59,7 @@ int run_cli(int argc, char** argv) {
       "  lowbit run model.onnx --input x=x.npy --output-dir out\n"
       "  lowbit bench model.onnx --shape x=1x3x224x224 --iterations 20\n"
       "  lowbit ops --markdown\n"
+      "  lowbit compare model.onnx model.int8.onnx --input x=samples.npy --html report.html\n"
       "Exit codes: 0 ok, 1 runtime or model error, 2 usage error. See docs/cli.md.");
 
   InspectOptions inspect;
@@ -156,6 +158,16 @@ int run_cli(int argc, char** argv) {
   cmd_quantize->add_option("--table", quantize.table, "Write the calibration table (JSON): method, range, scale, zero point per tensor");
   cmd_quantize->add_option("--read-table", quantize.read_table, "Take activation ranges from a (reviewed/edited) table");
   cmd_quantize->add_flag("--table-only", quantize.table_only, "Stop after writing --table / --write-cache");
+  cmd_quantize->add_option("--target-sqnr", quantize.target_sqnr,
+                           "Automatic mixed precision: keep the fewest layers in FP32 so that the output SQNR (dB) on "
+                           "held-back calibration samples reaches this");
+  cmd_quantize->add_option("--target-metric", quantize.target_metric,
+                           "Automatic mixed precision on a task metric: top1=0.99, cosine=0.999, iou:0.3=0.95 or sqnr=DB");
+  cmd_quantize->add_option("--holdout", quantize.holdout,
+                           "Calibration batches held back to score mixed precision (default: the last 20%)")
+      ->check(CLI::PositiveNumber);
+  cmd_quantize->add_option("--max-candidates", quantize.max_candidates, "Mixed precision: score at most N candidate models")
+      ->check(CLI::PositiveNumber);
   cmd_quantize->add_option("-t,--threads", quantize.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd_quantize->add_option("-b,--backend", quantize_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
   cmd_quantize->add_flag("-q,--quiet", quantize.quiet, "No progress bar and no summary");
@@ -163,6 +175,30 @@ int run_cli(int argc, char** argv) {
   cmd_quantize->footer(
       "Numerics: real = (q - zero_point) x scale; weights int8 symmetric per output channel; biases int32.\n"
       "The output is a standard QDQ ONNX model (opset >= 13) that ONNX Runtime and TensorRT load. See docs/quantize.md.");
+
+  CompareCliOptions compare;
+  std::string compare_backend = "auto";
+  CLI::App* cmd_compare = app.add_subcommand(
+      "compare", "Compare an FP32 model with its quantized version layer by layer (SQNR, cosine, MSE, max error)");
+  cmd_compare->add_option("fp32_model", compare.fp32_model, "FP32 ONNX model")->required();
+  cmd_compare->add_option("quant_model", compare.quant_model, "Quantized (QDQ) ONNX model of the same network")->required();
+  cmd_compare->add_option("-i,--input", compare.inputs,
+                          "NAME=FILE.npy or NAME=DIR: samples for an input (axis 0 = samples, as --calib); repeat per input")
+      ->required();
+  cmd_compare->add_option("--limit", compare.limit, "Compare at most N samples")->check(CLI::PositiveNumber);
+  cmd_compare->add_option("--json", compare.json, "Write the whole report as JSON to this file");
+  cmd_compare->add_option("--html", compare.html, "Write a self-contained HTML report (chart, sortable table, histograms)");
+  cmd_compare->add_option("--threshold", compare.threshold, "Binarization threshold for the IoU of map-like outputs (default 0.5)");
+  cmd_compare->add_option("--worst", compare.worst, "How many worst layers to name (default 10)")->check(CLI::NonNegativeNumber);
+  cmd_compare->add_flag("--no-local", compare.no_local, "Skip the run that measures the error each layer adds alone");
+  cmd_compare->add_flag("--brief", compare.brief, "Print only the outputs and the worst layers, not every tensor");
+  cmd_compare->add_option("-t,--threads", compare.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd_compare->add_option("-b,--backend", compare_backend, kBackendHelp)->check(CLI::IsMember({"auto", "onednn", "ref"}));
+  cmd_compare->add_flag("-q,--quiet", compare.quiet, "No progress on stderr");
+  add_max_memory_flag(cmd_compare, &compare.max_memory);
+  cmd_compare->footer(
+      "Tensors are matched by name. 'accumulated' is the quantized model run end to end; 'layer alone' is each layer run\n"
+      "on the FP32 model's values of its inputs (the error that layer adds). See docs/compare.md.");
 
   OpsOptions ops;
   CLI::App* cmd_ops = app.add_subcommand("ops", "List the supported operators (the op table)");
@@ -184,6 +220,10 @@ int run_cli(int argc, char** argv) {
   if (cmd_run->parsed()) return run_run(run);
   if (cmd_bench->parsed()) return run_bench(bench);
   if (cmd_ops->parsed()) return run_ops(ops);
+  if (cmd_compare->parsed()) {
+    lowbit::parse_backend(compare_backend, &compare.backend);
+    return run_compare(compare);
+  }
   if (cmd_quantize->parsed()) {
     lowbit::parse_backend(quantize_backend, &quantize.backend);
     quantize.percentile_set = percentile_opt->count() > 0;
