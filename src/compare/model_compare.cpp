@@ -212,6 +212,7 @@ struct ModelComparer::Impl {
   std::unique_ptr<Session> fp32, quant, local;
   std::vector<LayerComparison> layers;
   std::map<std::string, size_t> by_compared;     // quantized-model value compared -> layer
+  std::map<std::string, size_t> by_local;        // local-graph value compared -> layer
   std::map<std::string, std::string> local_feeds;  // local-graph input -> FP32 tensor it carries
   std::set<std::string> fp32_wanted;
   std::map<std::string, Tensor> last_fp32_outputs;
@@ -263,12 +264,12 @@ Expected<std::unique_ptr<ModelComparer>> ModelComparer::create(const Graph& fp32
     L.compared_value = chain.q >= 0 ? quant.nodes[size_t(chain.dqs[0])].outputs[0] : t;
     if (chain.q >= 0) L.quant = quant_info(quant, quant.nodes[size_t(chain.q)]);
     impl->by_compared[L.compared_value] = impl->layers.size();
+    impl->by_local[options.local_mode == LocalMode::kLayerAlone ? L.compared_value : t] = impl->layers.size();
     impl->fp32_wanted.insert(t);
     impl->layers.push_back(std::move(L));
 
-    // Local graph: whatever reads this tensor (its dequantized value when quantized) reads the FP32 value instead.
-    // So a layer's local error is its own: its weights' and its output's quantization, while the quantization of
-    // its inputs is counted at the tensors they come from.
+    // Local graph: whatever reads this tensor (its dequantized value when quantized) reads the FP32 value instead
+    // (kLayerAlone), or that value quantized by a copy of the tensor's own Q/DQ pair (kNodeInputs).
     std::vector<std::pair<size_t, size_t>> readers;
     if (chain.q < 0) {
       if (c.count(t)) readers = c.at(t);
@@ -288,7 +289,25 @@ Expected<std::unique_ptr<ModelComparer>> ModelComparer::create(const Graph& fp32
     local.values[feed] = fi;
     local.inputs.push_back(feed);
     impl->local_feeds[feed] = t;
-    for (auto [ri, k] : readers) local.nodes[ri].inputs[k] = feed;
+    std::string read = feed;
+    if (options.local_mode == LocalMode::kNodeInputs && chain.q >= 0) {
+      Node q = quant.nodes[size_t(chain.q)], dq = quant.nodes[size_t(chain.dqs[0])];
+      q.name = fresh_name(local, q.name + "#fp32");
+      dq.name = fresh_name(local, dq.name + "#fp32");
+      q.inputs[0] = feed;
+      const std::string q_out = fresh_name(local, q.outputs[0] + "#fp32");
+      local.values[q_out] = *quant.find(q.outputs[0]);
+      local.values[q_out].name = q_out;
+      q.outputs = {q_out};
+      dq.inputs[0] = q_out;
+      read = fresh_name(local, dq.outputs[0] + "#fp32");
+      local.values[read] = *quant.find(dq.outputs[0]);
+      local.values[read].name = read;
+      dq.outputs = {read};
+      local.nodes.push_back(std::move(q));
+      local.nodes.push_back(std::move(dq));
+    }
+    for (auto [ri, k] : readers) local.nodes[ri].inputs[k] = read;
   }
   if (skipped_shape)
     impl->notes.push_back(str_cat(skipped_shape, " tensor(s) share a name with an FP32 tensor of another rank: not compared"));
@@ -299,6 +318,7 @@ Expected<std::unique_ptr<ModelComparer>> ModelComparer::create(const Graph& fp32
   LB_ASSIGN_OR_RETURN(impl->fp32, Session::create(fp32, so));
   LB_ASSIGN_OR_RETURN(impl->quant, Session::create(quant, so));
   if (options.local && !impl->local_feeds.empty()) {
+    LB_RETURN_IF_ERROR(topological_sort(local).with_context("building the layer-local copy of '" + quant.path + "'"));
     local.index_producers();
     LB_ASSIGN_OR_RETURN(impl->local, Session::create(std::move(local), so));
   }
@@ -322,9 +342,10 @@ Status ModelComparer::add_sample(const std::map<std::string, Tensor>& inputs) {
   LB_ASSIGN_OR_RETURN(auto q_inputs, quant_inputs(m.io, inputs));
   auto compare = [&](bool local) {
     ValueObserver obs;
-    obs.wants = [&](const std::string& name) { return m.by_compared.count(name) != 0; };
-    obs.observe = [&m, &fp32_values, local](const std::string& name, const Tensor& t) {  // `local` by value
-      LayerComparison& L = m.layers[m.by_compared.at(name)];
+    const std::map<std::string, size_t>& by = local ? m.by_local : m.by_compared;
+    obs.wants = [&by](const std::string& name) { return by.count(name) != 0; };
+    obs.observe = [&m, &fp32_values, &by, local](const std::string& name, const Tensor& t) {  // `local` by value
+      LayerComparison& L = m.layers[by.at(name)];
       auto f = fp32_values.find(L.tensor);
       if (f == fp32_values.end() || f->second.shape() != t.shape()) return;
       (local ? L.local : L.accumulated).add(f->second.data<float>(), t.data<float>(), t.numel());

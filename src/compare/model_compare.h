@@ -34,12 +34,19 @@
 
 namespace lowbit::compare {
 
+// What "local" measures (see above). kLayerAlone: the layer on exact FP32 inputs, its output as stored (after
+// its own Q/DQ) -- the error the layer adds (lowbit compare). kNodeInputs: the node on its FP32 inputs quantized
+// as in the model, its raw output (before its own Q/DQ) -- the error that keeping this node in FP32 would remove
+// (the mixed-precision ranking: an FP32 node reads float inputs and float weights).
+enum class LocalMode { kLayerAlone, kNodeInputs };
+
 struct CompareOptions {
   int threads = 0;
   Backend backend = Backend::kAuto;
   int64_t max_tensor_bytes = kDefaultMaxTensorBytes;
   bool layers = true;          // false: final outputs only (cheaper; used to score mixed-precision candidates)
   bool local = true;           // also the error each layer adds alone (one extra run per sample)
+  LocalMode local_mode = LocalMode::kLayerAlone;
   double map_threshold = 0.5;  // binarization threshold of map-like outputs (IoU)
   int histogram_bins = 64;
   int worst = 10;              // how many layers the "worst" list names

@@ -189,9 +189,10 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
     return rep;
   }
 
-  // Rank the quantized nodes by the error their layer adds alone.
+  // Rank the quantized nodes by the error quantizing their inputs and weights causes in their output.
   LB_ASSIGN_OR_RETURN(Graph all_int8, build_candidate(r, options, {}));
   co.layers = co.local = true;
+  co.local_mode = compare::LocalMode::kNodeInputs;
   LB_ASSIGN_OR_RETURN(auto comparer, compare::ModelComparer::create(r.graph, all_int8, co));
   for (size_t i = 0; i < inputs.size() && i < 4; ++i) LB_RETURN_IF_ERROR(comparer->add_sample(inputs[i]));
   const compare::CompareResult layers = comparer->result();
@@ -224,10 +225,11 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
 
   // Grow k geometrically until the target holds, then bisect.
   size_t lo = 0, hi = 0;  // top(lo) fails; top(hi) meets (hi = 0: none found yet)
-  double hi_value = 0;
+  double hi_value = 0, last_value = rep.metric_all_int8;
   for (size_t k = 1; !ranked.empty(); k = std::min(ranked.size(), k * 2)) {
     if (rep.evaluations >= mp.max_evaluations) break;
     LB_ASSIGN_OR_RETURN(double v, score(top(k), "most sensitive first"));
+    last_value = v;
     if (meets(v)) {
       hi = k;
       hi_value = v;
@@ -236,11 +238,18 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
     lo = k;
     if (k == ranked.size()) break;
   }
-  if (hi == 0)
+  if (hi == 0) {
+    std::string unranked;
+    int n_unranked = 0;
+    for (auto& n : r.plan.quantized_nodes)
+      if (!sensitivity.count(n) && !moves_data.count(n) && n_unranked++ < 8) unranked += (unranked.empty() ? "" : ", ") + n;
     return error(StatusCode::kInvalidArgument, "target ", mp.target.describe(), " not reached: all INT8 gives ",
                  num(rep.metric_all_int8, "%.5g"), ", and keeping the ", lo, " most sensitive of ", ranked.size(),
-                 " ranked nodes in FP32 still gives less (", rep.evaluations, " candidates scored). Lower the target, add "
-                 "--exclude for nodes the ranking cannot see, or check the calibration data");
+                 " ranked nodes in FP32 still gives ", num(last_value, "%.5g"), " (", rep.evaluations,
+                 " candidates scored)", n_unranked ? str_cat("; ", n_unranked, " quantized node(s) could not be ranked: ",
+                 unranked) : std::string(), ". Lower the target, add --exclude for nodes the ranking cannot see, or check "
+                 "the calibration data");
+  }
   while (hi - lo > 1 && rep.evaluations < mp.max_evaluations) {
     const size_t mid = (lo + hi) / 2;
     LB_ASSIGN_OR_RETURN(double v, score(top(mid), "bisecting"));
@@ -298,8 +307,8 @@ std::string format_mixed_precision(const MixedPrecisionReport& r) {
   os << " -> " << num(r.metric_final, "%.5g") << " with " << r.kept.size() << " node(s) in FP32 (" << r.evaluations
      << " candidates scored, " << r.ranked_nodes << " nodes ranked)\n";
   for (auto& k : r.kept) {
-    os << "  fp32:      " << k.node << " (" << k.op_type << "): sensitivity rank " << k.rank << ", adds "
-       << (k.local_sqnr_db ? num(*k.local_sqnr_db, "%.1f") + " dB SQNR alone" : std::string("n/a"));
+    os << "  fp32:      " << k.node << " (" << k.op_type << "): sensitivity rank " << k.rank << " (its output at "
+       << (k.local_sqnr_db ? num(*k.local_sqnr_db, "%.1f") + " dB SQNR" : std::string("n/a")) << " from INT8 inputs and weights)";
     if (k.metric_if_int8) os << "; back in INT8 the metric drops to " << num(*k.metric_if_int8, "%.5g");
     os << "\n";
   }

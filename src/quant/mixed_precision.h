@@ -9,8 +9,9 @@
 //
 // Search (replaces Polygraphy's manual `debug precision` bisection):
 // 1. score the all-INT8 model on the held-back samples; done if it meets the target;
-// 2. rank the quantized nodes by the SQNR their layer adds alone (lowbit compare's layer-local error, measured
-//    on up to 4 held-back samples): the least accurate first;
+// 2. rank the quantized nodes by the SQNR of their output computed from their FP32 inputs quantized as in the
+//    model and their quantized weights (compare::LocalMode::kNodeInputs, on up to 4 held-back samples): what
+//    keeping the node in FP32 would remove; the least accurate first;
 // 3. keep the k most sensitive in FP32, k = 1, 2, 4, ... until the target holds, then bisect k;
 // 4. prune: try each kept node back in INT8 (least sensitive first) and drop it from the FP32 set when the
 //    target still holds, so every node that stays was shown to be needed, with the metric it would cost.
@@ -41,7 +42,7 @@ struct MixedPrecisionOptions {
 
 struct KeptNode {
   std::string node, op_type;
-  std::optional<double> local_sqnr_db;  // SQNR its layer adds alone (all-INT8 model)
+  std::optional<double> local_sqnr_db;  // SQNR of its output from quantized inputs and weights (all-INT8 model)
   int rank = 0;                         // 1 = most sensitive
   std::optional<double> metric_if_int8; // the target metric with this node back in INT8 (when tried in pruning)
 };

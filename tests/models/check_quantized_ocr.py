@@ -7,7 +7,13 @@
     check_quantized_ocr.py iou --ref DIR --test DIR [--threshold 0.3] [--min 0.9] [--label NAME]
         the detector's probability maps (the single .npy in each folder, N x 1 x H x W) binarized at
         prob > threshold: IoU(test, ref) per page and their mean; every page must reach --min.
-    check_quantized_ocr.py agree --ref DIR --test DIR [--labels FILE] [--min 0.95] [--label NAME]
+    check_quantized_ocr.py iou ... [--min-mean M]: also the mean IoU over the pages must reach M.
+    check_quantized_ocr.py recall --ref DIR --test DIR --boxes FILE [--threshold 0.3] [--match-iou 0.5] [--label NAME]
+        text-box recall against the renderer's ground-truth line boxes (render_text_pages.py --boxes): the map
+        binarized at prob > threshold, its 4-connected components' boxes expanded like PaddleOCR's DB post-process
+        (unclip ratio 1.5: offset = area x 1.5 / perimeter), a true box found when one expanded box overlaps it with
+        IoU >= --match-iou. The quantized model's recall must equal (or exceed) the FP32 model's.
+    check_quantized_ocr.py agree --ref DIR --test DIR [--labels FILE] [--min 0.95] [--max-accuracy-drop P] [--label NAME]
         the direction classifier's N x 2 outputs: fraction of samples where argmax(test) == argmax(ref)
         (--labels: the true 0/180 per sample, to print each model's accuracy too).
 Prints one line per check; exit status 1 when a check fails.
@@ -117,9 +123,90 @@ def check_iou(args):
         print("%s: page %d: IoU %.4f (text pixels: reference %.2f%%, quantized %.2f%%, max |diff| %.3f)%s" % (
             args.label, i, iou, 100 * a.mean(), 100 * b.mean(), np.abs(ref[i] - test[i]).max(),
             "" if iou >= args.min else "  < %.2f" % args.min))
-    ok = min(ious) >= args.min
-    print("%s: mean IoU %.4f, min %.4f over %d pages (prob > %.2f; limit %.2f per page): %s" % (
-        args.label, np.mean(ious), min(ious), len(ious), args.threshold, args.min, "ok" if ok else "FAIL"))
+    ok = min(ious) >= args.min and (args.min_mean is None or np.mean(ious) >= args.min_mean)
+    print("%s: mean IoU %.4f, min %.4f over %d pages (prob > %.2f; limit %.2f per page%s): %s" % (
+        args.label, np.mean(ious), min(ious), len(ious), args.threshold, args.min,
+        "" if args.min_mean is None else ", %.2f mean" % args.min_mean, "ok" if ok else "FAIL"))
+    return ok
+
+
+def component_boxes(mask):
+    """Bounding boxes (x0, y0, x1, y1), exclusive ends, of the 4-connected components of a 2-D bool mask:
+    runs per row, joined with the overlapping runs of the row above (union-find)."""
+    parent = []
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    boxes, prev = [], []
+    for y in range(mask.shape[0]):
+        row = np.concatenate(([0], mask[y].astype(np.int8), [0]))
+        d = np.diff(row)
+        starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+        cur = []
+        for x0, x1 in zip(starts, ends):
+            i = len(parent)
+            parent.append(i)
+            boxes.append([x0, y, x1, y + 1])
+            for (p0, p1, j) in prev:
+                if p0 < x1 and x0 < p1:
+                    a, b = find(i), find(j)
+                    if a != b:
+                        parent[a] = b
+            cur.append((x0, x1, i))
+        prev = cur
+    merged = {}
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        r = find(i)
+        if r in merged:
+            m = merged[r]
+            merged[r] = [min(m[0], x0), min(m[1], y0), max(m[2], x1), max(m[3], y1)]
+        else:
+            merged[r] = [x0, y0, x1, y1]
+    return list(merged.values())
+
+
+def box_iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def recall(maps, truth, threshold, match_iou):
+    found = total = 0
+    for page, gt in zip(maps, truth):
+        boxes = []
+        for (x0, y0, x1, y1) in component_boxes(page.reshape(page.shape[-2:]) > threshold):
+            w, h = x1 - x0, y1 - y0
+            if min(w, h) < 3:  # DB's min_size: specks are not text
+                continue
+            d = w * h * 1.5 / (2 * (w + h))
+            boxes.append([x0 - d, y0 - d, x1 + d, y1 + d])
+        for g in gt:
+            total += 1
+            found += any(box_iou(g, b) >= match_iou for b in boxes)
+    return found, total
+
+
+def check_recall(args):
+    import json
+
+    ref, test = load_single_npy(args.ref), load_single_npy(args.test)
+    truth = json.load(open(args.boxes))
+    if ref.shape != test.shape or len(truth) != ref.shape[0]:
+        print("%s: %d pages of boxes for maps %s / %s: FAIL" % (args.label, len(truth), ref.shape, test.shape))
+        return False
+    rf, total = recall(ref, truth, args.threshold, args.match_iou)
+    tf, _ = recall(test, truth, args.threshold, args.match_iou)
+    ok = tf >= rf
+    print("%s: text-box recall %d/%d (%.1f%%) vs FP32 %d/%d (%.1f%%) (prob > %.2f, box IoU >= %.2f): %s" % (
+        args.label, tf, total, 100.0 * tf / max(1, total), rf, total, 100.0 * rf / max(1, total), args.threshold,
+        args.match_iou, "ok" if ok else "FAIL"))
     return ok
 
 
@@ -136,6 +223,10 @@ def check_agree(args):
         extra = "; accuracy vs the true rotation: fp32 %.1f%%, quantized %.1f%%" % (
             100 * (r == truth).mean(), 100 * (t == truth).mean())
     ok = agree >= args.min
+    if args.labels and args.max_accuracy_drop is not None:
+        drop = 100 * ((r == truth).mean() - (t == truth).mean())
+        ok = ok and drop <= args.max_accuracy_drop
+        extra += " (drop %.2f points, limit %.2f)" % (drop, args.max_accuracy_drop)
     print("%s: argmax agrees with fp32 on %d/%d crops (%.1f%%, limit %.0f%%), max |diff| %.4f%s: %s" % (
         args.label, int((r == t).sum()), len(r), 100 * agree, 100 * args.min, np.abs(ref - test).max(), extra,
         "ok" if ok else "FAIL"))
@@ -155,12 +246,21 @@ def main(argv=None):
     p.add_argument("--test", required=True)
     p.add_argument("--threshold", type=float, default=0.3)
     p.add_argument("--min", type=float, default=0.9)
+    p.add_argument("--min-mean", type=float)
     p.set_defaults(func=check_iou)
+    p = sub.add_parser("recall")
+    p.add_argument("--ref", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--boxes", required=True)
+    p.add_argument("--threshold", type=float, default=0.3)
+    p.add_argument("--match-iou", type=float, default=0.5)
+    p.set_defaults(func=check_recall)
     p = sub.add_parser("agree")
     p.add_argument("--ref", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--labels")
     p.add_argument("--min", type=float, default=0.95)
+    p.add_argument("--max-accuracy-drop", type=float, help="percentage points of accuracy (needs --labels)")
     p.set_defaults(func=check_agree)
     for p in sub.choices.values():
         p.add_argument("--label", default="quantized")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end acceptance test of `lowbit quantize` on PaddleOCR (ctest model_ocr_quantize):
-#   1. render 16 calibration pages and 6 held-out pages (another seed), 64 + 200 text-line crops;
+#   1. render 20 calibration pages and 6 held-out pages (another seed, with their text-line boxes), 64 + 200
+#      text-line crops;
 #   2. quantize the detector from the page PNGs (--calib-images + PaddleOCR's --preprocess); the output must
 #      be <= 0.30 x the FP32 file, pass onnx.checker (full_check), have opset >= 13 and int8 Conv weights;
 #   3. held-out pages on ONNX Runtime (FP32 and INT8) and on `lowbit run` (INT8): the text maps binarized
@@ -8,7 +9,11 @@
 #   4. the direction classifier quantized from line crops: ONNX Runtime INT8 argmax == FP32 argmax on >= 95%
 #      of the held-out crops;
 #   5. --write-cache / --read-cache round trip: the model from the cache gets IoU >= 0.85;
-#   6. bad inputs (empty folder, corrupt/truncated PNG, wrong .npy shape, NaN, unknown input name, malformed
+#   6. accuracy targets (issue 6): `--target-metric iou:0.3=0.96` (automatic mixed precision, scored on held-back
+#      calibration pages) gives a detector whose held-out text maps on lowbit's INT8 engine reach mean IoU >= 0.95
+#      (>= 0.9 per page) with a text-box recall equal to FP32's; `lowbit compare` writes its HTML report; the
+#      classifier's accuracy on lowbit's INT8 engine is within 0.5 points of FP32's;
+#   7. bad inputs (empty folder, corrupt/truncated PNG, wrong .npy shape, NaN, unknown input name, malformed
 #      cache): exit status != 0, a message naming the file (or input) at fault, and no output file.
 # Every check runs even when an earlier one failed; the exit status is 1 when any failed.
 #   quantize_ocr_test.sh MODELS_DIR LOWBIT_BIN      (NODE_PATH must reach onnxruntime-node)
@@ -34,12 +39,12 @@ fail() { failures+=("$1"); echo "FAIL: $1"; }
 step() { echo; echo "== [${SECONDS}s] $*"; }
 
 step "1. render calibration and held-out images into $work"
-render pages --seed 1 --count 16 --png-dir "$work/calib_pages" || exit 1
-render pages --seed 2 --count 6 --png-dir "$work/held_pages" --npy "$work/held_pages.npy" || exit 1
+render pages --seed 1 --count 20 --png-dir "$work/calib_pages" || exit 1
+render pages --seed 2 --count 6 --png-dir "$work/held_pages" --npy "$work/held_pages.npy" --boxes "$work/held_boxes.json" || exit 1
 render lines --seed 11 --count 64 --png-dir "$work/calib_lines" || exit 1
 render lines --seed 12 --count 200 --npy "$work/held_lines.npy" --labels "$work/held_lines.txt" || exit 1
 
-step "2. lowbit quantize ocr_det.onnx --calib-images (16 pages)"
+step "2. lowbit quantize ocr_det.onnx --calib-images (20 pages)"
 "$lowbit" quantize "$det" --calib-images "$work/calib_pages" --preprocess "$det_pre" -o "$work/det_int8.onnx" \
   --table "$work/det_table.json" --write-cache "$work/det.cache" --threads 2 > "$work/det_quantize.log" 2>&1
 rc=$?
@@ -88,7 +93,35 @@ else
   fail "lowbit quantize --read-cache det.cache"
 fi
 
-step "6. bad inputs: exit status != 0, the file at fault named, no output file"
+step "6. accuracy targets: automatic mixed precision (detector), accuracy within 0.5 points (classifier)"
+if "$lowbit" quantize "$det" --calib-images "$work/calib_pages" --preprocess "$det_pre" -o "$work/det_mixed.onnx" \
+     --target-metric iou:0.3=0.96 --threads 2 > "$work/det_mixed.log" 2>&1; then
+  grep -E '^(mixed|  fp32|  speed)' "$work/det_mixed.log"
+  if "$lowbit" run "$work/det_mixed.onnx" --input "x=$work/held_pages.npy" --output-dir "$work/lowbit_mixed" \
+       --threads 2 >/dev/null; then
+    check iou --ref "$work/ort_fp32" --test "$work/lowbit_mixed" --min 0.9 --min-mean 0.95 \
+      --label "det mixed precision (lowbit run)" || fail "mixed-precision detector mean IoU >= 0.95"
+    check recall --ref "$work/ort_fp32" --test "$work/lowbit_mixed" --boxes "$work/held_boxes.json" \
+      --label "det mixed precision (lowbit run)" || fail "mixed-precision detector text-box recall == FP32's"
+  else
+    fail "lowbit run det_mixed.onnx"
+  fi
+  "$lowbit" compare "$det" "$work/det_mixed.onnx" --input "x=$work/held_pages.npy" --threshold 0.3 --brief --worst 5 \
+    --html "$work/det_mixed_report.html" --json "$work/det_mixed_report.json" --threads 2 --quiet ||
+    fail "lowbit compare det det_mixed"
+else
+  cat "$work/det_mixed.log"
+  fail "lowbit quantize --target-metric iou:0.3=0.96 of the detector"
+fi
+if [ -f "$work/cls_int8.onnx" ] &&
+   "$lowbit" run "$work/cls_int8.onnx" --input "x=$work/held_lines.npy" --output-dir "$work/cls_lowbit_int8" --threads 2 >/dev/null; then
+  check agree --ref "$work/cls_fp32" --test "$work/cls_lowbit_int8" --labels "$work/held_lines.txt" --min 0.95 \
+    --max-accuracy-drop 0.5 --label "cls int8 (lowbit run)" || fail "classifier accuracy within 0.5 points of FP32"
+else
+  fail "lowbit run cls_int8.onnx"
+fi
+
+step "7. bad inputs: exit status != 0, the file at fault named, no output file"
 bad="$work/bad"
 mkdir -p "$bad/empty" "$bad/corrupt" "$bad/truncated"
 cp "$work/calib_pages/page_000.png" "$bad/corrupt/"

@@ -3,7 +3,7 @@
 detector, single text lines for the direction classifier. Deterministic from --seed (same Pillow, same
 DejaVu fonts: same pixels).
 
-    render_text_pages.py pages --seed S --count N --png-dir DIR [--npy FILE] [--size 640x640]
+    render_text_pages.py pages --seed S --count N --png-dir DIR [--npy FILE] [--boxes FILE] [--size 640x640]
     render_text_pages.py lines --seed S --count N --png-dir DIR [--npy FILE] [--labels FILE] [--size 48x192]
 
 pages: lines of random words and numbers in DejaVu fonts of 14-40 px, a few ink colours on slightly
@@ -69,8 +69,9 @@ def random_text(rng, max_width, fnt):
         words = cand
 
 
-def text_block(rng, width, height, paper):
-    """An RGBA block of lines (transparent background) of one font, size and ink."""
+def text_block(rng, width, height, paper, boxes=None):
+    """An RGBA block of lines (transparent background) of one font, size and ink. `boxes` (optional) receives
+    each line's ink box (x0, y0, x1, y1) in block coordinates."""
     size = rng.randint(14, 40)
     fnt = font(rng.choice(FONTS), size)
     ink = rng.choice(INKS)
@@ -81,14 +82,19 @@ def text_block(rng, width, height, paper):
     while y + size * 1.2 <= height:
         indent = rng.randint(0, max(0, width // 6)) if rng.random() < 0.3 else 0
         line_w = (width - indent) * (rng.uniform(0.35, 1.0) if rng.random() < 0.4 else 1.0)
-        draw.text((indent, y), random_text(rng, line_w, fnt), font=fnt, fill=ink + (255,))
+        text = random_text(rng, line_w, fnt)
+        draw.text((indent, y), text, font=fnt, fill=ink + (255,))
+        if boxes is not None:
+            boxes.append(draw.textbbox((indent, y), text, font=fnt))
         y += spacing
         if rng.random() < 0.08:  # paragraph break
             y += spacing
     return block
 
 
-def render_page(rng, h, w):
+def render_page(rng, h, w, boxes=None):
+    """A page; `boxes` (optional) receives the ink box of every text line that is not in a tilted block (the
+    ground truth of the text-box recall check), clipped to the page."""
     paper = rng.choice(PAPERS)
     page = Image.new("RGB", (w, h), paper)
     margin = rng.randint(10, 40)
@@ -108,7 +114,13 @@ def render_page(rng, h, w):
                 big = big.rotate(rng.choice((-1, 1)) * rng.uniform(2, 10), resample=Image.BICUBIC, expand=False)
                 blk = big.crop((20, 20, 20 + col_w, 20 + block_h))
             else:
-                blk = text_block(rng, col_w, block_h, paper)
+                line_boxes = []
+                blk = text_block(rng, col_w, block_h, paper, line_boxes)
+                if boxes is not None:
+                    for (x0, y0, x1, y1) in line_boxes:
+                        x0, y0, x1, y1 = max(0, x + x0), max(0, y + y0), min(w, x + min(x1, col_w)), min(h, y + min(y1, block_h))
+                        if x1 > x0 and y1 > y0:
+                            boxes.append([int(x0), int(y0), int(x1), int(y1)])
             page.paste(blk, (x, y), blk)
         if rng.random() < 0.15:  # a rule between sections
             ImageDraw.Draw(page).line((margin, y + block_h + 4, w - margin, y + block_h + 4),
@@ -168,6 +180,8 @@ def main(argv=None):
     ap.add_argument("--png-dir", help="write the images as PNG files here")
     ap.add_argument("--npy", help="write the normalised N x 3 x H x W float32 batch here")
     ap.add_argument("--labels", help="lines: write the rotation (0 or 180) of each line here, one per line")
+    ap.add_argument("--boxes", help="pages: write the text-line boxes of each page (JSON, [[x0, y0, x1, y1], ...] "
+                    "per page; lines in tilted blocks are left out)")
     ap.add_argument("--mean", type=floats)
     ap.add_argument("--std", type=floats)
     args = ap.parse_args(argv)
@@ -175,12 +189,14 @@ def main(argv=None):
     mean = args.mean or DEFAULT_NORM[args.kind][0]
     std = args.std or DEFAULT_NORM[args.kind][1]
 
-    images, labels = [], []
+    images, labels, page_boxes = [], [], []
     for i in range(args.count):
         # One generator per image: image i does not depend on how many come before it.
         rng = random.Random("%s/%d/%d" % (args.kind, args.seed, i))
         if args.kind == "pages":
-            img = render_page(rng, h, w)
+            boxes = []
+            img = render_page(rng, h, w, boxes)
+            page_boxes.append(boxes)
         else:
             img, rotated = render_line(rng, h, w)
             labels.append(180 if rotated else 0)
@@ -192,6 +208,10 @@ def main(argv=None):
             img.save(os.path.join(args.png_dir, "%s_%03d.png" % (args.kind[:-1], i)))
     if args.npy:
         np.save(args.npy, normalize(images, mean, std))
+    if args.boxes:
+        import json
+        with open(args.boxes, "w") as f:
+            json.dump(page_boxes, f)
     if args.labels:
         with open(args.labels, "w") as f:
             f.write("".join("%d\n" % v for v in labels))
