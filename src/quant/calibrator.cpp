@@ -51,16 +51,22 @@ Expected<CalibrationStatistics> collect_statistics(Session& session, Calibration
   bar.update(0, 0);
 
   ValueObserver observer;
-  observer.wants = [&](const std::string& name) { return wanted.count(name) != 0; };
+  const ValueObserver& also = options.also;
+  auto also_wants = [&](const std::string& name) { return also && (!also.wants || also.wants(name)); };
+  observer.wants = [&](const std::string& name) { return wanted.count(name) != 0 || also_wants(name); };
   observer.observe = [&](const std::string& name, const Tensor& t) {
-    stats.observers.at(name).observe(t.data<float>(), t.numel());
+    if (wanted.count(name)) stats.observers.at(name).observe(t.data<float>(), t.numel());
+    if (also_wants(name)) also.observe(name, t);
   };
   for (int64_t b = 0; b < batches; ++b) {
     auto batch = data.batch(b);
     if (!batch) return batch.status();
     // Graph inputs are not node outputs: observe them here.
-    for (auto& [name, t] : *batch)
-      if (wanted.count(name) && t.dtype() == DType::kFloat32) stats.observers.at(name).observe(t.data<float>(), t.numel());
+    for (auto& [name, t] : *batch) {
+      if (t.dtype() != DType::kFloat32) continue;
+      if (wanted.count(name)) stats.observers.at(name).observe(t.data<float>(), t.numel());
+      if (also_wants(name)) also.observe(name, t);
+    }
     auto outputs = session.run(*batch, nullptr, observer);
     if (!outputs) return outputs.status().with_context("calibration batch " + data.describe_batch(b));
     ++stats.batches;

@@ -20,6 +20,8 @@ namespace lowbit::quant {
 struct CollectOptions {
   bool progress = false;  // a progress bar on stderr (one line per 10% when stderr is not a terminal)
   int64_t batches = -1;   // only the first N batches (-1: all); the rest is held back (mixed-precision scoring)
+  // Another observer fed in the same run (graph inputs included), e.g. bias correction's input means.
+  ValueObserver also;
 };
 
 struct CalibrationStatistics {

@@ -97,14 +97,8 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector
   return out;
 }
 
-Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, const QdqOptions& options,
-                      QdqReport* report) {
-  QdqReport local;
-  QdqReport& r = report ? *report : local;
-  NodeAdder adder(g);
-  std::set<std::string> graph_inputs(g.inputs.begin(), g.inputs.end());
-  std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
-
+Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Graph& g, const QuantPlan& plan,
+                                                                       const QdqParams& params, int* raised_channels) {
   // A channel with tiny weights (e.g. dead after BatchNormalization folding) and a large bias would need a
   // bias beyond int32 at scale s_x * s_w: raise that channel's weight scale instead (as ONNX Runtime does).
   constexpr double kBiasLimit = 1073741824.0;  // 2^30: headroom for the products the accumulator adds
@@ -118,9 +112,7 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
     for (int64_t c = 0; c < b->numel(); ++c)
       floor[size_t(c)] = std::max(floor[size_t(c)], float(std::fabs(b->get_as_double(c)) / (double(pit->second.scale) * kBiasLimit)));
   }
-
-  // Weights first: their scales are needed by the biases.
-  std::map<std::string, std::vector<float>> weight_scales;
+  std::map<std::string, QuantizedWeight> out;
   for (auto& wq : plan.weights) {
     const Tensor* w = constant_value(g, wq.value);
     if (!w || w->dtype() != DType::kFloat32)
@@ -131,10 +123,30 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       if (wq.axis < 0) *floor = {*std::max_element(floor->begin(), floor->end())};
     }
     QuantizedWeight q = quantize_weight(*w, wq.axis, floor);
-    if (floor) {
+    if (floor && raised_channels) {
       QuantizedWeight plain = quantize_weight(*w, wq.axis);
-      for (size_t c = 0; c < q.scales.size(); ++c) r.raised_weight_scales += q.scales[c] != plain.scales[c];
+      for (size_t c = 0; c < q.scales.size(); ++c) *raised_channels += q.scales[c] != plain.scales[c];
     }
+    out[wq.value] = std::move(q);
+  }
+  return out;
+}
+
+Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, const QdqOptions& options,
+                      QdqReport* report) {
+  QdqReport local;
+  QdqReport& r = report ? *report : local;
+  NodeAdder adder(g);
+  std::set<std::string> graph_inputs(g.inputs.begin(), g.inputs.end());
+  std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
+
+  // Weights first: their scales are needed by the biases.
+  int raised = 0;
+  LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params, &raised));
+  r.raised_weight_scales += raised;
+  std::map<std::string, std::vector<float>> weight_scales;
+  for (auto& wq : plan.weights) {
+    QuantizedWeight& q = quantized.at(wq.value);
     const ValueType like = g.values[wq.value].type;
     std::string q_name = add_constant(g, wq.value + "_q", std::move(q.values));
     const int64_t n = int64_t(q.scales.size());

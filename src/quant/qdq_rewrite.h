@@ -55,6 +55,13 @@ struct QuantizedWeight {
 };
 QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales = nullptr);
 
+// The int8 weights rewrite_to_qdq writes for `plan`, by weight name: quantize_weight per the plan's axis, with
+// the scale floors that keep the planned int32 biases in range. `raised_channels` (optional) counts channels
+// whose scale a floor raised.
+Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Graph& g, const QuantPlan& plan,
+                                                                       const QdqParams& params,
+                                                                       int* raised_channels = nullptr);
+
 // Applies the plan. Activations whose params are missing are reported and left float. The graph stays valid
 // (re-sorted and re-inferred); unused float weights are removed.
 Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, const QdqOptions& options,

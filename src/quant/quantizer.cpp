@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -80,6 +82,39 @@ void match_table(const QuantPlan& plan, std::vector<TensorCalibration> entries, 
                                  "'); ignored"));
 }
 
+QuantPlanOptions plan_options(const QuantizeOptions& options) {
+  QuantPlanOptions po = options.plan;
+  po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
+  return po;
+}
+
+// How far `changed` strays from `reference` (output SQNR in dB over every float output) on the first
+// `max_batches` calibration batches: what replacing ReLU6 by Relu costs the float model.
+Expected<double> float_change_sqnr(const Graph& reference, const Graph& changed, CalibrationData& data,
+                                   const SessionOptions& so, int64_t max_batches, int64_t* samples) {
+  LB_ASSIGN_OR_RETURN(auto a, Session::create(reference, so));
+  LB_ASSIGN_OR_RETURN(auto b, Session::create(changed, so));
+  double signal = 0, noise = 0;
+  *samples = 0;
+  for (int64_t i = 0; i < data.num_batches() && i < max_batches; ++i) {
+    LB_ASSIGN_OR_RETURN(auto batch, data.batch(i));
+    LB_ASSIGN_OR_RETURN(auto ra, a->run(batch));
+    LB_ASSIGN_OR_RETURN(auto rb, b->run(batch));
+    for (auto& [name, ta] : ra) {
+      auto it = rb.find(name);
+      if (ta.dtype() != DType::kFloat32 || it == rb.end() || it->second.numel() != ta.numel()) continue;
+      for (int64_t k = 0; k < ta.numel(); ++k) {
+        const double x = ta.data<float>()[k], d = x - it->second.data<float>()[k];
+        signal += x * x;
+        noise += d * d;
+      }
+    }
+    *samples += data.batch_size();
+  }
+  if (noise == 0) return std::numeric_limits<double>::infinity();
+  return 10 * std::log10(signal / noise);
+}
+
 }  // namespace
 
 std::vector<CacheEntry> cache_entries(const std::vector<TensorCalibration>& table) {
@@ -101,11 +136,28 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
   r.nodes_before = int(graph.nodes.size());
   if (graph.opset < options.target_opset) LB_RETURN_IF_ERROR(upgrade_opset(graph, options.target_opset));
   r.opset_after = graph.opset;
+  if (options.bias_correction && (options.plan.weight_only || !options.read_table.empty() || !options.read_cache.empty()))
+    return error(StatusCode::kInvalidArgument,
+                 "bias correction measures each layer's mean input on calibration data; it cannot be combined with "
+                 "--weight-only, --read-table or --read-cache");
   LB_RETURN_IF_ERROR(optimize_graph(graph, onnx_preserving_passes()));
   r.nodes_prepared = int(graph.nodes.size());
 
-  QuantPlanOptions po = options.plan;
-  po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
+  // Equalization rewrites the float weights the ranges are then measured on (a table or cache read back must
+  // have been written with the same --equalize flags: the tensors between equalized convs change scale).
+  Graph before_equalization;
+  if (options.equalize || options.equalize_relu6) {
+    if (options.equalize_relu6) before_equalization = graph;  // shares the tensors; equalization copies what it changes
+    EqualizeOptions eo;
+    eo.relu6_to_relu = options.equalize_relu6;
+    r.equalize.emplace();
+    LB_RETURN_IF_ERROR(equalize_cross_layer(graph, eo, &*r.equalize));
+    if (!r.equalize->pairs.empty() && (!options.read_table.empty() || !options.read_cache.empty()))
+      r.warnings.push_back(str_cat("--equalize rescaled ", r.equalize->pairs.size(),
+                                   " conv pairs: the ranges read back must come from a run with the same --equalize flags"));
+  }
+
+  const QuantPlanOptions po = plan_options(options);
   LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(graph, po));
 
   if (po.weight_only) {
@@ -138,7 +190,19 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     so.backend = options.backend;
     so.max_tensor_bytes = options.max_tensor_bytes;
     LB_ASSIGN_OR_RETURN(auto session, Session::create(graph, so));
-    LB_ASSIGN_OR_RETURN(auto stats, collect_statistics(*session, *data, sources, {options.progress, data->num_batches() - r.holdout_batches}));
+    CollectOptions co;
+    co.progress = options.progress;
+    co.batches = data->num_batches() - r.holdout_batches;
+    if (options.bias_correction) {
+      r.bias_stats = std::make_shared<BiasCorrectionStats>(graph, r.plan);
+      co.also = r.bias_stats->observer();
+    }
+    LB_ASSIGN_OR_RETURN(auto stats, collect_statistics(*session, *data, sources, co));
+    if (r.equalize && !r.equalize->replaced_clips.empty()) {
+      constexpr int64_t kCheckBatches = 8;  // enough to see the effect; bounded so big data sets stay fast
+      LB_ASSIGN_OR_RETURN(r.equalize_float_sqnr_db, float_change_sqnr(before_equalization, graph, *data, so, kCheckBatches,
+                                                                      &r.equalize_float_samples));
+    }
     r.calibration_batches = stats.batches;
     r.calibration_samples = stats.samples;
     r.calibration_seconds = stats.seconds;
@@ -167,6 +231,14 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
 Status apply_quantization(QuantizeResult& r, const QuantizeOptions& options) {
   QdqParams params;
   for (auto& t : r.table) params[t.name] = {t.scale, t.zero_point, t.is_unsigned};
+  if (options.bias_correction) {
+    if (!r.bias_stats)
+      return error(StatusCode::kInvalidArgument, "bias correction needs the statistics of a calibration run on data");
+    r.bias_correction.emplace();
+    LB_RETURN_IF_ERROR(correct_biases(r.graph, r.plan, params, *r.bias_stats, &*r.bias_correction));
+    // Layers that got a bias need it planned (int32), and a MatMul's new bias Add must be known to the plan.
+    LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(r.graph, plan_options(options)));
+  }
   QdqOptions qo;
   qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
   LB_RETURN_IF_ERROR(rewrite_to_qdq(r.graph, r.plan, params, qo, &r.report));
@@ -190,6 +262,17 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
   };
   os << "prepared:    opset " << r.opset_before << (r.opset_after != r.opset_before ? " -> " + std::to_string(r.opset_after) : "")
      << ", " << r.nodes_before << " -> " << r.nodes_prepared << " nodes (folding, BatchNormalization into Conv, clean-up)\n";
+  if (r.equalize) {
+    os << format_equalize_report(*r.equalize);
+    if (!std::isnan(r.equalize_float_sqnr_db)) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "  float model after replacing ReLU6: output SQNR %.1f dB vs the original (%lld samples)\n",
+                    r.equalize_float_sqnr_db, (long long)r.equalize_float_samples);
+      os << (std::isinf(r.equalize_float_sqnr_db) ? "  float model after replacing ReLU6: outputs unchanged on the calibration data\n" : buf);
+    } else if (!r.equalize->replaced_clips.empty()) {
+      os << "  float model after replacing ReLU6: effect not measured (no calibration data)\n";
+    }
+  }
   os << "ranges from: " << r.source;
   if (r.calibration_batches) {
     char secs[32];
@@ -235,6 +318,7 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
     if (nodes.size() > 4) os << ", ...";
     os << "\n";
   }
+  if (r.bias_correction) os << format_bias_correction_report(*r.bias_correction);
   if (!r.report.skipped_activations.empty())
     os << "unquantized: " << r.report.skipped_activations.size() << " planned activations had no range (see warnings)\n";
   if (!r.report.float_biases.empty()) os << "float bias:  " << r.report.float_biases.size() << " biases stayed float\n";

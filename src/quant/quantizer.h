@@ -15,15 +15,23 @@
 //   3. calibrate: statistics over the data -> a table (method, range, scale, zero point per tensor), or read
 //      the ranges from a TensorRT cache / an edited table;
 //   4. rewrite to QDQ (qdq_rewrite.h).
+// Opt-in algorithms: --equalize (cross_layer_equalization.h) rescales the prepared float weights between steps 1
+// and 2; --bias-correction (bias_correction.h) measures each layer's mean input during step 3 and corrects the
+// float biases just before step 4.
 #pragma once
+#include <cmath>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ir/graph.h"
+#include "quant/bias_correction.h"
 #include "quant/calibration_cache.h"
 #include "quant/calibration_data.h"
 #include "quant/calibration_methods.h"
 #include "quant/calibration_table.h"
+#include "quant/cross_layer_equalization.h"
 #include "quant/qdq_rewrite.h"
 #include "quant/quant_plan.h"
 #include "runtime/plan.h"
@@ -47,6 +55,9 @@ struct QuantizeOptions {
   // The last N calibration batches are not calibrated on (they score mixed-precision candidates); -1: 20% of the
   // batches (at least 1) when there are 2 or more.
   int64_t holdout_batches = 0;
+  bool equalize = false;         // --equalize: cross-layer equalization of Conv pairs before calibration
+  bool equalize_relu6 = false;   // --equalize-relu6: also through Clip(0, 6), replaced by Relu (changes the model)
+  bool bias_correction = false;  // --bias-correction: subtract each layer's mean weight-rounding shift from its bias
 };
 
 struct QuantizeResult {
@@ -61,6 +72,13 @@ struct QuantizeResult {
   int opset_before = 0, opset_after = 0;
   int nodes_before = 0, nodes_prepared = 0;
   std::string source;                      // "calibration data", "cache FILE", "table FILE", "weights only"
+  std::optional<EqualizeReport> equalize;  // with --equalize
+  // With --equalize-relu6 and calibration data: output SQNR of the equalized float model (Clips replaced)
+  // against the original one, over the first calibration samples (NaN when not measured; +inf if identical).
+  double equalize_float_sqnr_db = NAN;
+  int64_t equalize_float_samples = 0;
+  std::shared_ptr<BiasCorrectionStats> bias_stats;       // with --bias-correction, filled by the calibration run
+  std::optional<BiasCorrectionReport> bias_correction;   // with --bias-correction, after apply_quantization
 };
 
 // Steps 1-3: prepared graph, plan and table (what --table-only writes). `result.graph` is the float graph.

@@ -37,6 +37,11 @@ std::string check_flags(const QuantizeOptions& o) {
   if (o.table_only && o.table.empty() && o.write_cache.empty()) return "--table-only needs --table FILE.json or --write-cache FILE";
   if (o.weight_only && (!o.table.empty() || !o.write_cache.empty()))
     return "--weight-only calibrates nothing, so --table/--write-cache have nothing to write";
+  if (o.bias_correction && !data)
+    return "--bias-correction measures each layer's mean input on calibration data: it needs --calib or "
+           "--calib-images (not --weight-only, --read-cache or --read-table)";
+  if (o.bias_correction && o.table_only) return "--bias-correction changes the quantized model's biases; --table-only writes no model";
+  if (o.equalize_relu6 && !o.equalize) return "--equalize-relu6 extends --equalize; add --equalize";
   if (!o.preprocess.empty() && o.calib_images.empty()) return "--preprocess applies to --calib-images only";
   if (o.method != "percentile" && o.percentile_set) return "--percentile needs --method percentile";
   if (!o.output.empty() && (o.output == o.model)) return "--output must not overwrite the input model";
@@ -66,6 +71,9 @@ int run_quantize(const QuantizeOptions& o) {
   qo.io = o.io == "int8" ? quant::IoType::kInt8 : o.io == "uint8" ? quant::IoType::kUInt8 : quant::IoType::kFloat;
   qo.plan.weight_only = o.weight_only;
   qo.plan.per_channel_weights = !o.per_tensor_weights;
+  qo.equalize = o.equalize;
+  qo.equalize_relu6 = o.equalize_relu6;
+  qo.bias_correction = o.bias_correction;
   for (auto& e : o.exclude) qo.plan.exclude.insert(e);
   for (auto& spec : o.precision) {
     auto a = parse_named_arg(spec, "--precision");

@@ -149,6 +149,13 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"float", "int8", "uint8"}));
   cmd_quantize->add_flag("--weight-only", quantize.weight_only, "int8 weights, float activations (no data needed)");
   cmd_quantize->add_flag("--per-tensor-weights", quantize.per_tensor_weights, "One scale per weight tensor instead of per channel");
+  cmd_quantize->add_flag("--equalize", quantize.equalize,
+                         "Cross-layer equalization of Conv -> [Relu] -> Conv pairs before calibration (exact in float)");
+  cmd_quantize->add_flag("--equalize-relu6", quantize.equalize_relu6,
+                         "With --equalize: also equalize through Clip(0, 6), replacing it by Relu (changes the float "
+                         "model; the summary reports how much)");
+  cmd_quantize->add_flag("--bias-correction", quantize.bias_correction,
+                         "Subtract each layer's mean weight-rounding error from its bias (needs calibration data)");
   cmd_quantize->add_option("--exclude", quantize.exclude, "Keep this node (name) or op type in float; repeatable")
       ->allow_extra_args(false);
   cmd_quantize->add_option("--precision", quantize.precision, "NODE=fp32: keep this node in float; repeatable")

@@ -285,5 +285,95 @@ def case_int8_engine():
     assert kept["optimized"]["op_counts_after"].get("QLinearConv") == 1, kept["optimized"]["op_counts_after"]
 
 
+def dw_block(path):
+    """x[N,3,12,12] -> Conv 3x3 -> Clip(0,6) (ReLU6) -> depthwise 3x3 (ranges spread 300x) -> Relu -> Conv 1x1 -> y"""
+    rng = np.random.RandomState(4)
+    f = lambda *s: rng.randn(*s).astype(np.float32)
+    spread = (300.0 ** (np.arange(8) / 7.0 - 0.5)).astype(np.float32)
+    wdw = f(8, 1, 3, 3) * 0.3 * spread[:, None, None, None]
+    wpw = f(4, 8, 1, 1) * 0.3 / spread[None, :, None, None]
+    inits = [
+        numpy_helper.from_array(f(8, 3, 3, 3) * 0.3, "w0"), numpy_helper.from_array(f(8) * 0.1, "b0"),
+        numpy_helper.from_array(np.array(0, np.float32), "lo"), numpy_helper.from_array(np.array(6, np.float32), "hi"),
+        numpy_helper.from_array(wdw, "wdw"), numpy_helper.from_array(f(8) * 0.1, "bdw"),
+        numpy_helper.from_array(wpw, "wpw"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], name="conv0", pads=[1, 1, 1, 1]),
+        helper.make_node("Clip", ["c0", "lo", "hi"], ["r0"], name="relu6"),
+        helper.make_node("Conv", ["r0", "wdw", "bdw"], ["c1"], name="dw", group=8, pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+        helper.make_node("Conv", ["r1", "wpw"], ["y"], name="pw"),
+    ]
+    graph = helper.make_graph(nodes, "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 12, 12])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 12, 12])], initializer=inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return path
+
+
+def case_quantize_algorithms():
+    """--equalize, --equalize-relu6 and --bias-correction: summary lines, a working model, and usage errors for
+    combinations that cannot work."""
+    d, model, calib = setup("q_algo")
+    dw = dw_block(os.path.join(d, "dw.onnx"))
+    x = np.random.RandomState(7).rand(4, 3, 12, 12).astype(np.float32) * 4 - 2
+    np.save(os.path.join(d, "x.npy"), x)
+    dw_calib = os.path.join(d, "dw_calib.npy")
+    np.save(dw_calib, np.random.RandomState(8).rand(16, 3, 12, 12).astype(np.float32) * 4 - 2)
+
+    def sqnr(path):
+        outs = []
+        for m in (dw, path):
+            o = os.path.join(d, "run_" + os.path.basename(m))
+            expect_ok("run", m, "--input", "x=" + os.path.join(d, "x.npy"), "-o", o, "-q")
+            outs.append(np.load(os.path.join(o, "y.npy")))
+        ref, got = outs
+        return 10 * np.log10((ref ** 2).sum() / ((ref - got) ** 2).sum())
+
+    plain = os.path.join(d, "plain.onnx")
+    expect_ok("quantize", dw, "--calib", "x=" + dw_calib, "-o", plain, "--per-tensor-weights", "-q")
+    eq = os.path.join(d, "eq.onnx")
+    r = expect_ok("quantize", dw, "--calib", "x=" + dw_calib, "-o", eq, "--per-tensor-weights", "--equalize")
+    assert "equalized:   1 conv pairs in 1 chains" in r.stdout, r.stdout
+    assert "skipped 1 x Clip(0, 6) (ReLU6) is not scale-equivariant" in r.stdout and "conv0 -> dw" in r.stdout, r.stdout
+    assert sqnr(eq) > sqnr(plain) + 6, (sqnr(eq), sqnr(plain))
+    eq6 = os.path.join(d, "eq6.onnx")
+    r = expect_ok("quantize", dw, "--calib", "x=" + dw_calib, "-o", eq6, "--per-tensor-weights", "--equalize",
+                  "--equalize-relu6")
+    assert "equalized:   2 conv pairs in 1 chains" in r.stdout, r.stdout
+    assert "1 x Clip replaced by Relu (--equalize-relu6): relu6" in r.stdout, r.stdout
+    assert "float model after replacing ReLU6:" in r.stdout, r.stdout
+    assert not any(n.op_type == "Clip" for n in onnx.load(eq6).graph.node)
+    bc = os.path.join(d, "bc.onnx")
+    r = expect_ok("quantize", dw, "--calib", "x=" + dw_calib, "-o", bc, "--per-tensor-weights", "--bias-correction",
+                  "--equalize")
+    assert "bias corr.:  3 layers corrected (1 had no bias)" in r.stdout, r.stdout
+    m, inits = load_inits(bc)
+    assert sum(1 for n in m.graph.node if n.op_type == "Conv" and len(n.input) == 3) == 3  # pw got a bias
+    assert sqnr(bc) > 20, sqnr(bc)
+    # Weight-only and a table round trip work with --equalize (the table is written on the equalized model).
+    expect_ok("quantize", dw, "--weight-only", "--equalize", "-o", os.path.join(d, "w.onnx"), "-q")
+    table = os.path.join(d, "t.json")
+    expect_ok("quantize", dw, "--calib", "x=" + dw_calib, "--equalize", "--table", table, "--table-only", "-q")
+    r = expect_ok("quantize", dw, "--read-table", table, "--equalize", "-o", os.path.join(d, "t.onnx"))
+    assert "same --equalize flags" in r.stderr, r.stderr
+    # Combinations that cannot work: one usage error each, nothing written.
+    out = os.path.join(d, "never.onnx")
+    for extra, words in ((("--weight-only",), ("--bias-correction", "--calib")),
+                         (("--read-table", table), ("--bias-correction",)),
+                         (("--read-cache", table), ("--bias-correction",))):
+        expect_error("quantize", model, "--bias-correction", *extra, "-o", out, code=2, mentions=words)
+    expect_error("quantize", model, "--calib", calib, "--bias-correction", "--table-only", "--table", table, code=2,
+                 mentions=("--table-only",))
+    expect_error("quantize", model, "--calib", calib, "--equalize-relu6", "-o", out, code=2, mentions=("--equalize",))
+    assert not os.path.exists(out)
+    # The tiny CNN has no equalizable pair (MaxPool between its convs): nothing changes, it still quantizes.
+    r = expect_ok("quantize", model, "--calib", "x=" + calib, "-o", os.path.join(d, "tiny_eq_bc.onnx"), "--equalize",
+                  "--bias-correction")
+    assert "equalized:   0 conv pairs" in r.stdout and "bias corr.:  3 layers corrected" in r.stdout, r.stdout
+
+
 if __name__ == "__main__":
     sys.exit(cli_test.main(globals()))
