@@ -198,6 +198,8 @@ Status correct_biases(Graph& g, const QuantPlan& plan, const QdqParams& params, 
   LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params));
   std::map<std::string, int64_t> axis_of;
   for (auto& w : plan.weights) axis_of[w.value] = w.axis;
+  // The plan may have changed since calibration (mixed precision keeps more nodes in float): those stay as they are.
+  const std::set<std::string> quantized_nodes(plan.quantized_nodes.begin(), plan.quantized_nodes.end());
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < g.nodes.size(); ++i) index[g.nodes[i].name] = i;
   const GraphUses uses(g);
@@ -227,8 +229,17 @@ Status correct_biases(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       r.skipped.emplace_back(l.node, "its input was never observed during calibration");
       continue;
     }
-    const size_t ni = index.at(l.node);
+    auto found = index.find(l.node);
+    if (found == index.end() || !quantized_nodes.count(l.node)) {
+      r.skipped.emplace_back(l.node, "no longer quantized");
+      continue;
+    }
+    const size_t ni = found->second;
     const Node& n = g.nodes[ni];
+    if (n.inputs.size() < 2 || !axis_of.count(n.inputs[1]) || !quantized.count(n.inputs[1])) {
+      r.skipped.emplace_back(l.node, "its weight is no longer quantized");
+      continue;
+    }
     const Tensor& w = *constant_value(g, n.inputs[1]);
     const std::vector<double> dw = rounding_error(w, quantized.at(n.inputs[1]), axis_of.at(n.inputs[1]));
     std::vector<double> shift;  // mean output shift per output channel / feature

@@ -15,8 +15,12 @@
 namespace lowbit::quant {
 namespace {
 
-// Extreme scales are exact in float too, but a channel that is all but dead in one layer would otherwise be
-// blown up to the other layer's range; beyond this the gain is nil and float denormals come close.
+// A channel whose range is below this fraction of its weight's largest channel range is dead (BatchNormalization
+// gamma ~ 0, pruned): its weights round to zero at any int8 scale and what it passes on is its bias. Equalizing it
+// would divide that bias by a tiny s_i (PaddleOCR's detector has channels 1e-34 of their conv's largest), blowing up
+// the range of the activation between the two convs; it is left alone.
+constexpr double kDeadChannel = 1e-6;
+// Any scale is exact in float, but one step never goes beyond this (far from float's limits).
 constexpr double kMaxScale = 1e6;
 
 bool is_float_tensor(const Tensor* t) { return t && t->dtype() == DType::kFloat32; }
@@ -114,11 +118,13 @@ void divide_output_channels(Tensor& w, const std::vector<double>& s) {
     for (int64_t i = 0; i < inner; ++i) p[o * inner + i] = float(p[o * inner + i] / s[size_t(o)]);
 }
 
-double spread(const Tensor& w) {
+double spread(const Tensor& w) {  // dead channels left out
   auto r = output_ranges(w);
   double lo = std::numeric_limits<double>::infinity(), hi = 0;
   for (double v : r)
-    if (v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (std::isfinite(v)) hi = std::max(hi, v);
+  for (double v : r)
+    if (v > kDeadChannel * hi && std::isfinite(v)) lo = std::min(lo, v);
   return hi > 0 ? hi / lo : 1.0;
 }
 
@@ -224,8 +230,14 @@ Status equalize_cross_layer(Graph& g, const EqualizeOptions& options, EqualizeRe
       const int64_t group2 = g.nodes[p.second].attr_int("group", 1);
       const std::vector<double> r1 = output_ranges(w1), r2 = input_ranges(w2, group2);
       std::vector<double> s(r1.size(), 1.0);
+      double max1 = 0, max2 = 0;
       for (size_t i = 0; i < s.size(); ++i) {
-        if (!(r1[i] > 0 && r2[i] > 0) || !std::isfinite(r1[i]) || !std::isfinite(r2[i])) continue;  // dead channel
+        if (std::isfinite(r1[i])) max1 = std::max(max1, r1[i]);
+        if (std::isfinite(r2[i])) max2 = std::max(max2, r2[i]);
+      }
+      for (size_t i = 0; i < s.size(); ++i) {
+        if (!std::isfinite(r1[i]) || !std::isfinite(r2[i])) continue;
+        if (!(r1[i] > kDeadChannel * max1 && r2[i] > kDeadChannel * max2)) continue;  // dead channel (or all zero)
         s[i] = std::clamp(std::sqrt(r1[i] / r2[i]), 1 / kMaxScale, kMaxScale);
         largest_step = std::max(largest_step, std::fabs(std::log(s[i])));
       }

@@ -23,6 +23,8 @@
 //   holds for any slope) or Clip with min 0 and no max (a Relu);
 // - each intermediate tensor has that one consumer and is not a graph output (scaling it would change what
 //   another reader or the caller sees).
+// Dead channels (range below 1e-6 of the weight's largest channel: BatchNorm gamma ~ 0, pruned) keep s_i = 1:
+// their output is their bias, and dividing it by a tiny s_i would blow up the activation range between the convs.
 // Clip(0, 6) (ReLU6, torchvision's MobileNetV2) is not scale-equivariant: min(x / s, 6) != min(x, 6) / s. Such
 // pairs are skipped unless `relu6_to_relu` (--equalize-relu6, what AIMET does) replaces those Clips by Relu,
 // which changes the float model where activations exceed 6; the quantizer reports how much (summary line).
@@ -54,7 +56,7 @@ struct EqualizeReport {
   std::vector<std::string> replaced_clips;  // Clip nodes replaced by Relu (relu6_to_relu)
   int chains = 0;                           // connected runs of pairs
   int sweeps = 0;                           // sweeps until converged (max_sweeps if it did not)
-  // Spread of per-output-channel weight ranges (largest / smallest non-zero channel range) of the equalized
+  // Spread of per-output-channel weight ranges (largest / smallest live channel range) of the equalized
   // convs, before and after: the median and the worst conv. This is what per-tensor scales suffer from.
   double median_spread_before = 0, median_spread_after = 0;
   double worst_spread_before = 0, worst_spread_after = 0;

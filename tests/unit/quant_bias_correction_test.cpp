@@ -161,6 +161,33 @@ TEST(BiasCorrection, LayersItCannotCorrectAreReported) {
   EXPECT_NE(format_bias_correction_report(report).find("0 layers corrected"), std::string::npos);
 }
 
+// The statistics come from the calibration plan; a later plan that keeps a layer in float (mixed precision,
+// --exclude) leaves that layer alone.
+TEST(BiasCorrection, LayersNoLongerQuantizedAreLeftAlone) {
+  const Graph g = layer_zoo();
+  auto plan = plan_quantization(g, {});
+  ASSERT_TRUE(plan.ok());
+  BiasCorrectionStats stats(g, *plan);
+  const std::map<std::string, Tensor> calib = {{"x", random_tensor({2, 4, 9, 9}, 5, 1.f, 3.f)}};
+  stats.observe("x", calib.at("x"));
+  auto s = Session::create(g, {.threads = 1});
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->run(calib, nullptr, stats.observer()).ok());
+  QuantPlanOptions po;
+  po.exclude = {"conv_a", "Gemm"};
+  auto later = plan_quantization(g, po);
+  ASSERT_TRUE(later.ok());
+  QdqParams params;
+  for (auto& t : later->activations) params[t] = {3.f / 127, 0, false};
+  Graph corrected = g;
+  BiasCorrectionReport report;
+  ASSERT_TRUE(correct_biases(corrected, *later, params, stats, &report).ok());
+  EXPECT_EQ(report.corrected, 3);
+  std::map<std::string, std::string> why(report.skipped.begin(), report.skipped.end());
+  EXPECT_EQ(why["conv_a"], "no longer quantized");
+  EXPECT_EQ(why["gemm_no_bias"], "no longer quantized");
+}
+
 TEST(BiasCorrection, NeedsCalibrationData) {
   GraphBuilder b;
   auto x = b.input("x", {Dim::symbol("N"), 3, 4, 4});

@@ -224,6 +224,32 @@ TEST(CrossLayerEqualization, WeightsSharedWithAnotherNodeAreCopied) {
   EXPECT_NE(weight_of(after, "c1").data<float>(), kept.data<float>());
 }
 
+// A dead channel (weights ~1e-30 after BatchNorm folding, bias 2) must keep its bias: equalizing it would divide
+// the bias by ~1e-15 and blow up the activation range between the convs.
+TEST(CrossLayerEqualization, DeadChannelsAreLeftAlone) {
+  GraphBuilder b;
+  auto x = b.input("x", {Dim::symbol("N"), 4, 5, 5});
+  Tensor w1 = spread_weights({4, 4, 1, 1}, 13, 100);
+  for (int64_t i = 0; i < 4; ++i) w1.data<float>()[i] *= 1e-30f;  // output channel 0
+  Tensor b1 = Tensor::from_vector<float>(DType::kFloat32, {4}, {2.f, 0.1f, -0.2f, 0.3f});
+  auto c1 = b.node("Conv", {x, b.constant("w1", w1), b.constant("b1", b1)}, {}, "c1");
+  auto r = b.node("Relu", {c1}, {}, "r");
+  b.output(b.node("Conv", {r, b.random_constant("w2", {3, 4, 1, 1})}, {}, "c2"));
+  const Graph before = b.build();
+  Graph after = before;
+  EqualizeReport report;
+  ASSERT_TRUE(equalize_cross_layer(after, {}, &report).ok());
+  ASSERT_EQ(report.pairs.size(), 1u);
+  expect_same_outputs(before, after, 6, 1e-4);
+  const Node* c1_after = nullptr;
+  for (auto& n : after.nodes)
+    if (n.name == "c1") c1_after = &n;
+  ASSERT_NE(c1_after, nullptr);
+  EXPECT_EQ(after.constant(c1_after->inputs[2])->data<float>()[0], 2.f);
+  EXPECT_NE(after.constant(c1_after->inputs[2])->data<float>()[1], 0.1f);  // live channels are equalized
+  EXPECT_LT(report.worst_spread_before, 1e3);                              // the dead channel is not counted
+}
+
 TEST(CrossLayerEqualization, EmptyAndConvFreeGraphsAreLeftAlone) {
   GraphBuilder b;
   auto x = b.input("x", {2, 3});
