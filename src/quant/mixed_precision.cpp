@@ -58,6 +58,10 @@ Expected<Graph> build_candidate(const QuantizeResult& r, const QuantizeOptions& 
   LB_ASSIGN_OR_RETURN(QuantPlan plan, plan_quantization(g, po));
   QdqParams params;
   for (auto& t : r.table) params[t.name] = {t.scale, t.zero_point, t.is_unsigned};
+  if (options.bias_correction && r.bias_stats) {  // score what will be written (apply_quantization does the same)
+    LB_RETURN_IF_ERROR(correct_biases(g, plan, params, *r.bias_stats, nullptr));
+    LB_ASSIGN_OR_RETURN(plan, plan_quantization(g, po));
+  }
   QdqOptions qo;
   qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
   QdqReport report;
