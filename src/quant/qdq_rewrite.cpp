@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "passes/graph_rewrite.h"
+#include "quant/adaround.h"
 #include "quant/quant_math.h"
 
 namespace lowbit::quant {
@@ -131,6 +132,9 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
       if (wq.axis < 0) *floor = {*std::max_element(floor->begin(), floor->end())};
     }
     QuantizedWeight q = quantize_weight(*w, wq.axis, floor);
+    if (options.rounded_weights)
+      if (auto it = options.rounded_weights->find(wq.value); it != options.rounded_weights->end())
+        use_rounded_codes(q, it->second, wq.axis);
     if (floor) {
       QuantizedWeight plain = quantize_weight(*w, wq.axis);
       for (size_t c = 0; c < q.scales.size(); ++c) r.raised_weight_scales += q.scales[c] != plain.scales[c];

@@ -32,9 +32,13 @@ struct TensorQuantParams {
 };
 using QdqParams = std::map<std::string, TensorQuantParams>;  // by tensor name (the plan's params sources)
 
+struct QuantizedWeight;
+
 struct QdqOptions {
   bool quantize_inputs = false;   // graph inputs become int8/uint8 (real = (q - zero_point) x scale)
   bool quantize_outputs = false;  // graph outputs become int8/uint8
+  // Weights whose int8 codes were chosen elsewhere (AdaRound, adaround.h), by initializer name.
+  const std::map<std::string, QuantizedWeight>* rounded_weights = nullptr;
 };
 
 struct QdqReport {

@@ -104,6 +104,10 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
   LB_RETURN_IF_ERROR(optimize_graph(graph, onnx_preserving_passes()));
   r.nodes_prepared = int(graph.nodes.size());
 
+  if (options.adaround.enabled && (options.plan.weight_only || !options.read_table.empty() || !options.read_cache.empty()))
+    return error(StatusCode::kInvalidArgument,
+                 "AdaRound needs calibration data (it fits each layer's rounding to the layer's inputs); a cache, a table "
+                 "or weight-only quantization provides none");
   QuantPlanOptions po = options.plan;
   po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
   LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(graph, po));
@@ -154,6 +158,12 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     for (unsigned w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+    if (options.adaround.enabled) {
+      AdaRoundOptions ao = options.adaround;
+      ao.threads = options.threads;
+      ao.progress = options.progress;
+      LB_ASSIGN_OR_RETURN(r.adaround, adaround_weights(*session, *data, graph, r.plan, ao));
+    }
   }
   r.graph = std::move(graph);
   return r;
@@ -164,6 +174,7 @@ Status apply_quantization(QuantizeResult& r, const QuantizeOptions& options) {
   for (auto& t : r.table) params[t.name] = {t.scale, t.zero_point, t.is_unsigned};
   QdqOptions qo;
   qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
+  qo.rounded_weights = &r.adaround.weights;
   LB_RETURN_IF_ERROR(rewrite_to_qdq(r.graph, r.plan, params, qo, &r.report));
   // Constant nodes whose float weights were replaced are now unused.
   return run_pass(r.graph, "eliminate_dead_code");
@@ -192,6 +203,7 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
     os << ": " << r.calibration_samples << " samples in " << r.calibration_batches << " batches, " << secs;
   }
   os << "\n";
+  if (r.adaround.report.ran) os << format_adaround_summary(r.adaround.report);
   if (!r.table.empty()) {
     std::map<std::string, int> methods;
     int asym = 0;

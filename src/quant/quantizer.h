@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "quant/adaround.h"
 #include "quant/calibration_cache.h"
 #include "quant/calibration_data.h"
 #include "quant/calibration_methods.h"
@@ -44,6 +45,7 @@ struct QuantizeOptions {
   int64_t max_tensor_bytes = kDefaultMaxTensorBytes;  // --max-memory: cap on any one tensor during calibration
   bool progress = false;
   int target_opset = 13;
+  AdaRoundOptions adaround;      // --adaround: optimised weight rounding (needs calibration data)
 };
 
 struct QuantizeResult {
@@ -57,6 +59,7 @@ struct QuantizeResult {
   int opset_before = 0, opset_after = 0;
   int nodes_before = 0, nodes_prepared = 0;
   std::string source;                      // "calibration data", "cache FILE", "table FILE", "weights only"
+  AdaRoundResult adaround;                 // chosen weight codes and report (--adaround)
 };
 
 // Steps 1-3: prepared graph, plan and table (what --table-only writes). `result.graph` is the float graph.

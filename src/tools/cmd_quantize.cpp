@@ -38,6 +38,10 @@ std::string check_flags(const QuantizeOptions& o) {
   if (!o.preprocess.empty() && o.calib_images.empty()) return "--preprocess applies to --calib-images only";
   if (o.method != "percentile" && o.percentile_set) return "--percentile needs --method percentile";
   if (!o.output.empty() && (o.output == o.model)) return "--output must not overwrite the input model";
+  if (o.adaround && !data)
+    return "--adaround needs calibration data (--calib or --calib-images): it fits the rounding to each layer's inputs";
+  if (o.adaround && o.table_only) return "--adaround only changes the model's weights, and --table-only writes no model";
+  if (o.adaround_iters > 0 && !o.adaround) return "--adaround-iters needs --adaround";
   return "";
 }
 
@@ -77,6 +81,8 @@ int run_quantize(const QuantizeOptions& o) {
   qo.threads = o.threads;
   qo.backend = o.backend;
   qo.progress = !o.quiet;
+  qo.adaround.enabled = o.adaround;
+  if (o.adaround_iters > 0) qo.adaround.params.iterations = o.adaround_iters;
   if (!o.output.empty()) {
     fs::path parent = fs::path(o.output).parent_path();
     std::error_code ec;
