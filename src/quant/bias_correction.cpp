@@ -189,13 +189,13 @@ void BiasCorrectionStats::observe(const std::string& tensor, const Tensor& t) {
 }
 
 Status correct_biases(Graph& g, const QuantPlan& plan, const QdqParams& params, const BiasCorrectionStats& stats,
-                      BiasCorrectionReport* report) {
+                      BiasCorrectionReport* report, const std::map<std::string, QuantizedWeight>* rounded_weights) {
   BiasCorrectionReport local;
   BiasCorrectionReport& r = report ? *report : local;
   r = BiasCorrectionReport{};
   // Exactly the int8 weights the rewrite will write. (Their scale floors, which keep int32 biases in range, are
   // computed from the uncorrected biases here; a floor that binds is rare and moves by the tiny correction only.)
-  LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params));
+  LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params, nullptr, rounded_weights));
   std::map<std::string, int64_t> axis_of;
   for (auto& w : plan.weights) axis_of[w.value] = w.axis;
   // The plan may have changed since calibration (mixed precision keeps more nodes in float): those stay as they are.

@@ -75,8 +75,10 @@ struct BiasCorrectionReport {
 // Subtracts each layer's mean output shift (W_q - W) E[x] from its float bias, W_q being exactly the weights
 // rewrite_to_qdq will write for `plan` and `params`. Changes only biases (copies when shared) and, for MatMul
 // without a bias, adds an Add node; re-plan afterwards (new biases must be planned as int32).
+// `rounded_weights`: the codes AdaRound chose (quantize_plan_weights), when --adaround is on.
 Status correct_biases(Graph& g, const QuantPlan& plan, const QdqParams& params, const BiasCorrectionStats& stats,
-                      BiasCorrectionReport* report);
+                      BiasCorrectionReport* report,
+                      const std::map<std::string, QuantizedWeight>* rounded_weights = nullptr);
 
 // Summary line(s) for `lowbit quantize`.
 std::string format_bias_correction_report(const BiasCorrectionReport& r);

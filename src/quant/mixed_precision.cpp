@@ -59,11 +59,12 @@ Expected<Graph> build_candidate(const QuantizeResult& r, const QuantizeOptions& 
   QdqParams params;
   for (auto& t : r.table) params[t.name] = {t.scale, t.zero_point, t.is_unsigned};
   if (options.bias_correction && r.bias_stats) {  // score what will be written (apply_quantization does the same)
-    LB_RETURN_IF_ERROR(correct_biases(g, plan, params, *r.bias_stats, nullptr));
+    LB_RETURN_IF_ERROR(correct_biases(g, plan, params, *r.bias_stats, nullptr, &r.adaround.weights));
     LB_ASSIGN_OR_RETURN(plan, plan_quantization(g, po));
   }
   QdqOptions qo;
   qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
+  qo.rounded_weights = &r.adaround.weights;  // --adaround's codes, as apply_quantization writes them
   QdqReport report;
   LB_RETURN_IF_ERROR(rewrite_to_qdq(g, plan, params, qo, &report));
   LB_RETURN_IF_ERROR(run_pass(g, "eliminate_dead_code"));

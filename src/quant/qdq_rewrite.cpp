@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "passes/graph_rewrite.h"
+#include "quant/adaround.h"
 #include "quant/quant_math.h"
 
 namespace lowbit::quant {
@@ -98,7 +99,8 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector
 }
 
 Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Graph& g, const QuantPlan& plan,
-                                                                       const QdqParams& params, int* raised_channels) {
+                                                                       const QdqParams& params, int* raised_channels,
+                                                                       const std::map<std::string, QuantizedWeight>* rounded) {
   // A channel with tiny weights (e.g. dead after BatchNormalization folding) and a large bias would need a
   // bias beyond int32 at scale s_x * s_w: raise that channel's weight scale instead (as ONNX Runtime does).
   constexpr double kBiasLimit = 1073741824.0;  // 2^30: headroom for the products the accumulator adds
@@ -123,6 +125,8 @@ Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Gra
       if (wq.axis < 0) *floor = {*std::max_element(floor->begin(), floor->end())};
     }
     QuantizedWeight q = quantize_weight(*w, wq.axis, floor);
+    if (rounded)
+      if (auto it = rounded->find(wq.value); it != rounded->end()) use_rounded_codes(q, it->second, wq.axis);
     if (floor && raised_channels) {
       QuantizedWeight plain = quantize_weight(*w, wq.axis);
       for (size_t c = 0; c < q.scales.size(); ++c) *raised_channels += q.scales[c] != plain.scales[c];
@@ -142,7 +146,7 @@ Status rewrite_to_qdq(Graph& g, const QuantPlan& plan, const QdqParams& params, 
 
   // Weights first: their scales are needed by the biases.
   int raised = 0;
-  LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params, &raised));
+  LB_ASSIGN_OR_RETURN(auto quantized, quantize_plan_weights(g, plan, params, &raised, options.rounded_weights));
   r.raised_weight_scales += raised;
   std::map<std::string, std::vector<float>> weight_scales;
   for (auto& wq : plan.weights) {

@@ -32,9 +32,13 @@ struct TensorQuantParams {
 };
 using QdqParams = std::map<std::string, TensorQuantParams>;  // by tensor name (the plan's params sources)
 
+struct QuantizedWeight;
+
 struct QdqOptions {
   bool quantize_inputs = false;   // graph inputs become int8/uint8 (real = (q - zero_point) x scale)
   bool quantize_outputs = false;  // graph outputs become int8/uint8
+  // Weights whose int8 codes were chosen elsewhere (AdaRound, adaround.h), by initializer name.
+  const std::map<std::string, QuantizedWeight>* rounded_weights = nullptr;
 };
 
 struct QdqReport {
@@ -56,11 +60,11 @@ struct QuantizedWeight {
 QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales = nullptr);
 
 // The int8 weights rewrite_to_qdq writes for `plan`, by weight name: quantize_weight per the plan's axis, with
-// the scale floors that keep the planned int32 biases in range. `raised_channels` (optional) counts channels
-// whose scale a floor raised.
-Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Graph& g, const QuantPlan& plan,
-                                                                       const QdqParams& params,
-                                                                       int* raised_channels = nullptr);
+// the scale floors that keep the planned int32 biases in range, and the codes `rounded` (AdaRound) chose where it
+// names the weight. `raised_channels` (optional) counts channels whose scale a floor raised.
+Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(
+    const Graph& g, const QuantPlan& plan, const QdqParams& params, int* raised_channels = nullptr,
+    const std::map<std::string, QuantizedWeight>* rounded = nullptr);
 
 // Applies the plan. Activations whose params are missing are reported and left float. The graph stays valid
 // (re-sorted and re-inferred); unused float weights are removed.

@@ -157,6 +157,10 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
                                    " conv pairs: the ranges read back must come from a run with the same --equalize flags"));
   }
 
+  if (options.adaround.enabled && (options.plan.weight_only || !options.read_table.empty() || !options.read_cache.empty()))
+    return error(StatusCode::kInvalidArgument,
+                 "AdaRound needs calibration data (it fits each layer's rounding to the layer's inputs); a cache, a table "
+                 "or weight-only quantization provides none");
   const QuantPlanOptions po = plan_options(options);
   LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(graph, po));
 
@@ -223,6 +227,13 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     for (unsigned w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
+    if (options.adaround.enabled) {
+      AdaRoundOptions ao = options.adaround;
+      ao.moments.batches = co.batches;  // not the batches held back to score mixed precision
+      ao.threads = options.threads;
+      ao.progress = options.progress;
+      LB_ASSIGN_OR_RETURN(r.adaround, adaround_weights(*session, *data, graph, r.plan, ao));
+    }
   }
   r.graph = std::move(graph);
   return r;
@@ -235,12 +246,13 @@ Status apply_quantization(QuantizeResult& r, const QuantizeOptions& options) {
     if (!r.bias_stats)
       return error(StatusCode::kInvalidArgument, "bias correction needs the statistics of a calibration run on data");
     r.bias_correction.emplace();
-    LB_RETURN_IF_ERROR(correct_biases(r.graph, r.plan, params, *r.bias_stats, &*r.bias_correction));
+    LB_RETURN_IF_ERROR(correct_biases(r.graph, r.plan, params, *r.bias_stats, &*r.bias_correction, &r.adaround.weights));
     // Layers that got a bias need it planned (int32), and a MatMul's new bias Add must be known to the plan.
     LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(r.graph, plan_options(options)));
   }
   QdqOptions qo;
   qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
+  qo.rounded_weights = &r.adaround.weights;
   LB_RETURN_IF_ERROR(rewrite_to_qdq(r.graph, r.plan, params, qo, &r.report));
   // Constant nodes whose float weights were replaced are now unused.
   return run_pass(r.graph, "eliminate_dead_code");
@@ -281,6 +293,7 @@ std::string format_quantize_summary(const QuantizeResult& r, int64_t before, int
     if (r.holdout_batches) os << " (the last " << r.holdout_batches << " batches held back to score mixed precision)";
   }
   os << "\n";
+  if (r.adaround.report.ran) os << format_adaround_summary(r.adaround.report);
   if (!r.table.empty()) {
     std::map<std::string, int> methods;
     int asym = 0;

@@ -27,6 +27,7 @@
 
 #include "ir/graph.h"
 #include "quant/bias_correction.h"
+#include "quant/adaround.h"
 #include "quant/calibration_cache.h"
 #include "quant/calibration_data.h"
 #include "quant/calibration_methods.h"
@@ -58,6 +59,7 @@ struct QuantizeOptions {
   bool equalize = false;         // --equalize: cross-layer equalization of Conv pairs before calibration
   bool equalize_relu6 = false;   // --equalize-relu6: also through Clip(0, 6), replaced by Relu (changes the model)
   bool bias_correction = false;  // --bias-correction: subtract each layer's mean weight-rounding shift from its bias
+  AdaRoundOptions adaround;      // --adaround: optimised weight rounding (needs calibration data)
 };
 
 struct QuantizeResult {
@@ -79,6 +81,7 @@ struct QuantizeResult {
   int64_t equalize_float_samples = 0;
   std::shared_ptr<BiasCorrectionStats> bias_stats;       // with --bias-correction, filled by the calibration run
   std::optional<BiasCorrectionReport> bias_correction;   // with --bias-correction, after apply_quantization
+  AdaRoundResult adaround;                 // chosen weight codes and report (--adaround)
 };
 
 // Steps 1-3: prepared graph, plan and table (what --table-only writes). `result.graph` is the float graph.

@@ -102,6 +102,8 @@ struct QuantizeOptions {
   int threads = 0;
   Backend backend = Backend::kAuto;
   bool quiet = false;
+  bool adaround = false;   // --adaround
+  int adaround_iters = 0;  // --adaround-iters N (0: the default)
 };
 
 struct OpsOptions {

@@ -53,6 +53,10 @@ std::string check_flags(const QuantizeOptions& o) {
     return "--target-* scores candidates on calibration samples: give --calib or --calib-images (with --read-table/--read-cache "
            "all of them are held back)";
   if (!target && o.holdout > 0) return "--holdout applies to --target-sqnr / --target-metric only";
+  if (o.adaround && !data)
+    return "--adaround needs calibration data (--calib or --calib-images): it fits the rounding to each layer's inputs";
+  if (o.adaround && o.table_only) return "--adaround only changes the model's weights, and --table-only writes no model";
+  if (o.adaround_iters > 0 && !o.adaround) return "--adaround-iters needs --adaround";
   return "";
 }
 
@@ -106,6 +110,8 @@ int run_quantize(const QuantizeOptions& o) {
   qo.threads = o.threads;
   qo.backend = o.backend;
   qo.progress = !o.quiet;
+  qo.adaround.enabled = o.adaround;
+  if (o.adaround_iters > 0) qo.adaround.params.iterations = o.adaround_iters;
   if (!o.output.empty()) {
     fs::path parent = fs::path(o.output).parent_path();
     std::error_code ec;

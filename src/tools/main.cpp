@@ -148,6 +148,11 @@ int run_cli(int argc, char** argv) {
   cmd_quantize->add_option("--io", quantize.io, "Model inputs/outputs: float (default), int8 or uint8 (scale/zero point printed)")
       ->check(CLI::IsMember({"float", "int8", "uint8"}));
   cmd_quantize->add_flag("--weight-only", quantize.weight_only, "int8 weights, float activations (no data needed)");
+  cmd_quantize->add_flag("--adaround", quantize.adaround,
+                         "Choose each weight's rounding (up or down) to minimise every layer's output error on the "
+                         "calibration data (AdaRound); slower");
+  cmd_quantize->add_option("--adaround-iters", quantize.adaround_iters, "Optimiser iterations per layer for --adaround (default 500)")
+      ->check(CLI::PositiveNumber);
   cmd_quantize->add_flag("--per-tensor-weights", quantize.per_tensor_weights, "One scale per weight tensor instead of per channel");
   cmd_quantize->add_flag("--equalize", quantize.equalize,
                          "Cross-layer equalization of Conv -> [Relu] -> Conv pairs before calibration (exact in float)");
