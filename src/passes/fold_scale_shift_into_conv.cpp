@@ -140,14 +140,7 @@ Status fold_scale_shift_into_conv(Graph& g, PassContext& ctx) {
       add_node.inputs = {mul->input, add_constant(g, add_node.name + "_over_scale", std::move(q))};
       // The Add's output now holds (x + b / a), not x * a + b: a value keeps its name only while it keeps its
       // meaning (lowbit compare matches the FP32 and the quantized model's tensors by name).
-      const std::string old_name = add_node.outputs[0];
-      const std::string new_name = unique_value_name(g, old_name + "_over_scale");
-      ValueInfo v = g.values.at(old_name);
-      v.name = new_name;
-      g.values.erase(old_name);
-      g.values[new_name] = std::move(v);
-      add_node.outputs[0] = new_name;
-      conv.inputs[0] = new_name;
+      rename_changed_output(g, add_node, 0, "_over_scale");  // the Conv is its only reader
       removed[mul->node] = true;
       ctx.note(str_cat("folded ", what, " into ", conv.describe(), " (the shift stays as ", add_node.describe(),
                        ": padded Conv)"));

@@ -49,6 +49,18 @@ std::string unique_value_name(const Graph& g, const std::string& base) {
   }
 }
 
+std::string rename_changed_output(Graph& g, Node& producer, size_t output, const std::string& suffix) {
+  const std::string old_name = producer.outputs[output];
+  const std::string new_name = unique_value_name(g, old_name + suffix);
+  ValueInfo v = g.values.at(old_name);
+  v.name = new_name;
+  g.values.erase(old_name);
+  g.values[new_name] = std::move(v);
+  producer.outputs[output] = new_name;
+  replace_uses(g, old_name, new_name);
+  return new_name;
+}
+
 std::string add_constant(Graph& g, const std::string& base, Tensor t) {
   std::string name = unique_value_name(g, base);
   ValueInfo& v = g.values[name];

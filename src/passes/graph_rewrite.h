@@ -46,6 +46,10 @@ std::string unique_value_name(const Graph& g, const std::string& base);
 std::string add_constant(Graph& g, const std::string& base, Tensor t);
 // Makes every node input reading `from` read `to` instead.
 void replace_uses(Graph& g, const std::string& from, const std::string& to);
+// For rewrites that change what a node output means (a name denotes one value: lowbit compare matches the FP32
+// and the quantized model's tensors by name): renames the output to a fresh `name + suffix`, moving its ValueInfo,
+// and rewires every reader. Not for graph outputs. Returns the new name.
+std::string rename_changed_output(Graph& g, Node& producer, size_t output, const std::string& suffix);
 
 // Drops the nodes marked in `removed`, removes values nothing refers to any more (keeping graph inputs,
 // outputs and overridable initializers), re-sorts and re-runs validate_and_infer. Fails if the rewritten

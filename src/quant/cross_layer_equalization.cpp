@@ -268,25 +268,9 @@ Status equalize_cross_layer(Graph& g, const EqualizeOptions& options, EqualizeRe
   // The tensors between the two convs of a pair now hold channel i divided by s_i: a value keeps its name only
   // while it keeps its meaning (lowbit compare matches the FP32 and the quantized model's tensors by name, and a
   // table or cache from an unequalized run must not apply to them). Each is read by one node (checked above).
-  auto rename_output = [&g](size_t producer, size_t reader) {
-    Node& n = g.nodes[producer];
-    const std::string old_name = n.outputs[0];
-    const std::string new_name = unique_value_name(g, old_name + "_equalized");
-    ValueInfo v = g.values.at(old_name);
-    v.name = new_name;
-    g.values.erase(old_name);
-    g.values[new_name] = std::move(v);
-    n.outputs[0] = new_name;
-    for (auto& in : g.nodes[reader].inputs)
-      if (in == old_name) in = new_name;
-  };
   for (auto& p : pairs) {
-    if (p.through >= 0) {
-      rename_output(p.first, size_t(p.through));
-      rename_output(size_t(p.through), p.second);
-    } else {
-      rename_output(p.first, p.second);
-    }
+    rename_changed_output(g, g.nodes[p.first], 0, "_equalized");
+    if (p.through >= 0) rename_changed_output(g, g.nodes[size_t(p.through)], 0, "_equalized");
   }
   for (auto& p : pairs) {
     Node& act = g.nodes[size_t(std::max(p.through, 0))];
