@@ -4,6 +4,8 @@
 #include <cmath>
 #include <set>
 
+#include "quant/qdq_inspect.h"
+#include "quant/quant_math.h"
 #include "runtime/session.h"
 
 namespace lowbit::compare {
@@ -21,22 +23,18 @@ Consumers consumers_of(const Graph& g) {
 
 bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
 
-// Scale / zero point of a QuantizeLinear or DequantizeLinear node, when both are constants.
+// Scale / zero point of a QuantizeLinear or DequantizeLinear node (int8/uint8, constants), as `lowbit inspect` reads them.
 QuantInfo quant_info(const Graph& g, const Node& n) {
   QuantInfo q;
-  const Tensor* scale = n.has_input(1) ? g.constant(n.inputs[1]) : nullptr;
-  if (!scale || scale->dtype() != DType::kFloat32 || scale->numel() < 1) return q;
-  const Tensor* zp = n.has_input(2) ? g.constant(n.inputs[2]) : nullptr;
-  DType type = zp ? zp->dtype() : DType::kUint8;  // ONNX: no zero point means uint8, zero point 0
-  if (type != DType::kInt8 && type != DType::kUint8) return q;
+  auto p = quant::qdq_node_params(g, n);
+  if (!p || (p->dtype != DType::kInt8 && p->dtype != DType::kUint8)) return q;
   q.quantized = true;
-  q.dtype = type == DType::kInt8 ? "int8" : "uint8";
-  q.scale = scale->data<float>()[0];
-  q.zero_point = zp && zp->numel() > 0 ? zp->get_as_int64(0) : 0;
-  q.per_axis = scale->numel() > 1;
-  const double qmin = type == DType::kInt8 ? -128 : 0, qmax = type == DType::kInt8 ? 127 : 255;
-  q.lo = (qmin - double(q.zero_point)) * q.scale;
-  q.hi = (qmax - double(q.zero_point)) * q.scale;
+  q.dtype = dtype_name(p->dtype);
+  q.scale = p->scales[0];
+  q.zero_point = p->zero_points[0];
+  q.per_axis = p->scales.size() > 1;
+  q.lo = p->real_lo;
+  q.hi = p->real_hi;
   return q;
 }
 
@@ -75,19 +73,25 @@ Expected<Tensor> as_float(const Tensor& t, const QuantInfo* q, const std::string
     return error(StatusCode::kInvalidArgument, what, " is ", dtype_name(t.dtype()), ": only float32 tensors, or int8/uint8 "
                  "tensors with a constant per-tensor scale, can be compared");
   Tensor f(DType::kFloat32, t.shape());
-  for (int64_t i = 0; i < t.numel(); ++i) f.data<float>()[i] = float((t.get_as_double(i) - double(q->zero_point)) * q->scale);
+  const float scale = float(q->scale);
+  const int32_t zp = int32_t(q->zero_point);
+  float* dst = f.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    dst[i] = t.dtype() == DType::kInt8 ? quant::dequantize_value(t.data<int8_t>()[i], scale, zp)
+                                       : quant::dequantize_value(t.data<uint8_t>()[i], scale, zp);
   return f;
 }
 
-// ONNX QuantizeLinear: round half to even, saturate.
+// The model's QuantizeLinear on a float input (the shared rounding of quant_math.h).
 Tensor quantize(const Tensor& x, const QuantInfo& q) {
   const bool s8 = q.dtype == "int8";
   Tensor out(s8 ? DType::kInt8 : DType::kUint8, x.shape());
-  const double lo = s8 ? -128 : 0, hi = s8 ? 127 : 255;
+  const float scale = float(q.scale);
+  const int32_t zp = int32_t(q.zero_point);
+  const float* src = x.data<float>();
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const double v = std::clamp(std::nearbyint(double(x.data<float>()[i]) / q.scale) + double(q.zero_point), lo, hi);
-    if (s8) out.data<int8_t>()[i] = int8_t(v);
-    else out.data<uint8_t>()[i] = uint8_t(v);
+    if (s8) out.data<int8_t>()[i] = quant::quantize_value<int8_t>(src[i], scale, zp);
+    else out.data<uint8_t>()[i] = quant::quantize_value<uint8_t>(src[i], scale, zp);
   }
   return out;
 }

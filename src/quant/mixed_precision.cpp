@@ -50,25 +50,15 @@ Expected<double> metric_of(const compare::CompareResult& r, const TargetMetric& 
   return worst;
 }
 
+// The QDQ graph apply_quantization would write with `fp32_nodes` also kept float (same table, bias statistics and
+// AdaRound codes: no recalibration).
 Expected<Graph> build_candidate(const QuantizeResult& r, const QuantizeOptions& options, const std::set<std::string>& fp32_nodes) {
-  Graph g = r.graph;
-  QuantPlanOptions po = options.plan;
-  po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
-  po.exclude.insert(fp32_nodes.begin(), fp32_nodes.end());
-  LB_ASSIGN_OR_RETURN(QuantPlan plan, plan_quantization(g, po));
-  QdqParams params;
-  for (auto& t : r.table) params[t.name] = {t.scale, t.zero_point, t.is_unsigned};
-  if (options.bias_correction && r.bias_stats) {  // score what will be written (apply_quantization does the same)
-    LB_RETURN_IF_ERROR(correct_biases(g, plan, params, *r.bias_stats, nullptr, &r.adaround.weights));
-    LB_ASSIGN_OR_RETURN(plan, plan_quantization(g, po));
-  }
-  QdqOptions qo;
-  qo.quantize_inputs = qo.quantize_outputs = options.io != IoType::kFloat;
-  qo.rounded_weights = &r.adaround.weights;  // --adaround's codes, as apply_quantization writes them
-  QdqReport report;
-  LB_RETURN_IF_ERROR(rewrite_to_qdq(g, plan, params, qo, &report));
-  LB_RETURN_IF_ERROR(run_pass(g, "eliminate_dead_code"));
-  return g;
+  QuantizeResult c = r;
+  QuantizeOptions o = options;
+  o.plan.exclude.insert(fp32_nodes.begin(), fp32_nodes.end());
+  LB_ASSIGN_OR_RETURN(c.plan, plan_quantization(c.graph, plan_options(o)));
+  LB_RETURN_IF_ERROR(apply_quantization(c, o));
+  return std::move(c.graph);
 }
 
 // Median latency of each graph on the INT8 engine (optimized, lowered), runs interleaved so both see the same
@@ -175,8 +165,13 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
   }
   rep.holdout_samples = int64_t(inputs.size()) * data->batch_size();
 
-  auto score = [&](const std::set<std::string>& fp32_nodes, const char* what) -> Expected<double> {
-    LB_ASSIGN_OR_RETURN(Graph g, build_candidate(r, options, fp32_nodes));
+  // `built`: the candidate when the caller already has it (the all-INT8 graph is reused for ranking and timing).
+  auto score = [&](const std::set<std::string>& fp32_nodes, const char* what, const Graph* built = nullptr) -> Expected<double> {
+    Graph candidate;
+    if (!built) {
+      LB_ASSIGN_OR_RETURN(candidate, build_candidate(r, options, fp32_nodes));
+    }
+    const Graph& g = built ? *built : candidate;
     LB_ASSIGN_OR_RETURN(auto scorer, compare::OutputScorer::create(r.graph, g, co));
     for (size_t i = 0; i < inputs.size(); ++i) LB_RETURN_IF_ERROR(scorer->add_sample(inputs[i], outputs[i]));
     LB_ASSIGN_OR_RETURN(double v, metric_of(scorer->result(), mp.target));
@@ -187,7 +182,8 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
   };
   const auto meets = [&](double v) { return v >= mp.target.value; };
 
-  LB_ASSIGN_OR_RETURN(rep.metric_all_int8, score({}, "all INT8"));
+  LB_ASSIGN_OR_RETURN(Graph all_int8, build_candidate(r, options, {}));
+  LB_ASSIGN_OR_RETURN(rep.metric_all_int8, score({}, "all INT8", &all_int8));
   rep.metric_final = rep.metric_all_int8;
   if (meets(rep.metric_all_int8)) {
     rep.met = true;
@@ -195,7 +191,6 @@ Expected<MixedPrecisionReport> choose_mixed_precision(const QuantizeResult& r, c
   }
 
   // Rank the quantized nodes by the error quantizing their inputs and weights causes in their output.
-  LB_ASSIGN_OR_RETURN(Graph all_int8, build_candidate(r, options, {}));
   co.layers = co.local = true;
   co.local_mode = compare::LocalMode::kNodeInputs;
   LB_ASSIGN_OR_RETURN(auto comparer, compare::ModelComparer::create(r.graph, all_int8, co));

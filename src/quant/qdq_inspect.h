@@ -4,6 +4,7 @@
 //   for (auto& q : describe_quantized_tensors(graph)) std::cout << q.tensor << ": " << q.meaning << "\n";
 //   // x_quantized: uint8 activation: real = (q - 128) x 0.0187; codes 0..255 cover [-2.39, 2.38]
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct QuantizedTensorInfo {
   float real_lo = 0, real_hi = 0;    // the real range the integer codes cover (per tensor; widest for per-channel)
   std::string meaning;               // one line: the formula with the numbers filled in
 };
+
+// The parameters of one QuantizeLinear / DequantizeLinear node (tensor = its integer side; role and meaning
+// left empty), or nullopt for other nodes and for scales / zero points that are not constants.
+std::optional<QuantizedTensorInfo> qdq_node_params(const Graph& g, const Node& n);
 
 // In graph order; each tensor once. Q/DQ nodes whose scale or zero point are not constants are skipped.
 std::vector<QuantizedTensorInfo> describe_quantized_tensors(const Graph& g);

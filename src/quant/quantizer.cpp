@@ -82,12 +82,6 @@ void match_table(const QuantPlan& plan, std::vector<TensorCalibration> entries, 
                                  "'); ignored"));
 }
 
-QuantPlanOptions plan_options(const QuantizeOptions& options) {
-  QuantPlanOptions po = options.plan;
-  po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
-  return po;
-}
-
 // How far `changed` strays from `reference` (output SQNR in dB over every float output) on the first
 // `max_batches` calibration batches: what replacing ReLU6 by Relu costs the float model.
 Expected<double> float_change_sqnr(const Graph& reference, const Graph& changed, CalibrationData& data,
@@ -116,6 +110,12 @@ Expected<double> float_change_sqnr(const Graph& reference, const Graph& changed,
 }
 
 }  // namespace
+
+QuantPlanOptions plan_options(const QuantizeOptions& options) {
+  QuantPlanOptions po = options.plan;
+  po.quantize_inputs = po.quantize_outputs = options.io != IoType::kFloat;
+  return po;
+}
 
 std::vector<CacheEntry> cache_entries(const std::vector<TensorCalibration>& table) {
   std::vector<CacheEntry> out;

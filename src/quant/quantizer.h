@@ -84,6 +84,9 @@ struct QuantizeResult {
   AdaRoundResult adaround;                 // chosen weight codes and report (--adaround)
 };
 
+// The plan options `options` implies (--io int8/uint8 quantizes graph inputs and outputs too).
+QuantPlanOptions plan_options(const QuantizeOptions& options);
+
 // Steps 1-3: prepared graph, plan and table (what --table-only writes). `result.graph` is the float graph.
 Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& options);
 // Step 4 on the output of calibrate_graph (the table may have been edited in between).

@@ -151,9 +151,7 @@ int run_quantize(const QuantizeOptions& o) {
     mixed = std::move(*m);
     // The chosen FP32 nodes join --exclude; the plan is redone with them (the table stays as calibrated).
     for (auto& k : mixed->kept) qo.plan.exclude.insert(k.node);
-    quant::QuantPlanOptions po = qo.plan;
-    po.quantize_inputs = po.quantize_outputs = qo.io != quant::IoType::kFloat;
-    auto plan = quant::plan_quantization(result->graph, po);
+    auto plan = quant::plan_quantization(result->graph, quant::plan_options(qo));
     if (!plan) return fail(plan.status().with_context("quantizing '" + o.model + "'"));
     result->plan = std::move(*plan);
   }
