@@ -36,21 +36,6 @@ std::vector<int64_t> sample_positions(int64_t total, int64_t count, Rng& rng) {
   return idx;
 }
 
-// Output size and leading pad of one spatial axis of a convolution (ONNX Conv's rules, auto_pad included).
-void conv_axis(const LinearLayer& l, int a, int64_t in, int64_t* out, int64_t* pad) {
-  const int64_t span = l.dilation[a] * (l.kernel[a] - 1) + 1;
-  if (l.auto_pad == "SAME_UPPER" || l.auto_pad == "SAME_LOWER") {
-    *out = (in + l.stride[a] - 1) / l.stride[a];
-    const int64_t total = std::max<int64_t>(0, (*out - 1) * l.stride[a] + span - in);
-    *pad = l.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    return;
-  }
-  const int64_t pb = l.auto_pad == "VALID" ? 0 : l.pad_begin[a], pe = l.auto_pad == "VALID" ? 0 : l.pad_end[a];
-  const int64_t room = in + pb + pe - span;
-  *out = room < 0 ? 0 : room / l.stride[a] + 1;
-  *pad = pb;
-}
-
 class Collector {
  public:
   Collector(const std::vector<LinearLayer>& layers, const MomentOptions& o, int64_t batches)
@@ -131,13 +116,15 @@ class Collector {
 
   Status observe_conv(size_t li, const Tensor& x, int64_t quota, Rng& rng) {
     const LinearLayer& l = layers_[li];
-    const int64_t cg = l.k / (l.kernel[0] * l.kernel[1]);
+    const int64_t cg = l.k / l.taps();
     if (x.rank() != size_t(2 + l.spatial_rank) || x.dim(1) != cg * l.groups)
       return error(StatusCode::kInternal, "input of '", l.node, "' does not have ", cg * l.groups, " channels");
     const int64_t batch = x.dim(0), ih = l.spatial_rank == 2 ? x.dim(2) : 1, iw = x.dim(x.rank() - 1);
-    int64_t oh, ow, pt, pl;
-    conv_axis(l, 0, ih, &oh, &pt);
-    conv_axis(l, 1, iw, &ow, &pl);
+    LB_ASSIGN_OR_RETURN(ConvAxis gy, conv_axis(l.conv, 0, ih));
+    LB_ASSIGN_OR_RETURN(ConvAxis gx, conv_axis(l.conv, 1, iw));
+    const int64_t oh = gy.out, ow = gx.out, pt = gy.pad_begin, pl = gx.pad_begin;
+    const int64_t ky_n = l.conv.kernel[0], kx_n = l.conv.kernel[1], sy = l.conv.strides[0], sx = l.conv.strides[1];
+    const int64_t dy = l.conv.dilations[0], dx = l.conv.dilations[1];
     const int64_t positions = batch * oh * ow;
     decide(li, positions, quota);
     std::vector<int64_t> pick = sample_positions(positions, quota, rng);
@@ -150,10 +137,10 @@ class Collector {
         float* row = buffer_.data() + r * l.k;
         for (int64_t c = 0; c < cg; ++c) {
           const float* plane = src + ((n * l.groups + g) * cg + c) * ih * iw;
-          for (int64_t ky = 0; ky < l.kernel[0]; ++ky) {
-            const int64_t iy = oy * l.stride[0] - pt + ky * l.dilation[0];
-            for (int64_t kx = 0; kx < l.kernel[1]; ++kx) {
-              const int64_t ix = ox * l.stride[1] - pl + kx * l.dilation[1];
+          for (int64_t ky = 0; ky < ky_n; ++ky) {
+            const int64_t iy = oy * sy - pt + ky * dy;
+            for (int64_t kx = 0; kx < kx_n; ++kx) {
+              const int64_t ix = ox * sx - pl + kx * dx;
               *row++ = (iy >= 0 && iy < ih && ix >= 0 && ix < iw) ? plane[iy * iw + ix] : 0.f;
             }
           }
@@ -213,28 +200,27 @@ LayerSelection select_linear_layers(const Graph& g, const QuantPlan& plan) {
       }
       const int sr = int(w->rank()) - 2;
       l.spatial_rank = sr;
-      l.groups = n.attr_int("group", 1);
       l.out_channels = w->dim(0);
-      if (l.groups < 1 || l.out_channels % l.groups) {
+      std::vector<int64_t> spatial(w->shape().begin() + 2, w->shape().end());
+      auto attrs = parse_conv_attrs(n, size_t(sr), spatial, false);
+      if (!attrs.ok()) {
+        skip(attrs.status().message());
+        continue;
+      }
+      l.conv = *attrs;
+      if (sr == 1) {  // as a 2-D convolution of height 1
+        l.conv.spatial = 2;
+        l.conv.kernel.insert(l.conv.kernel.begin(), 1);
+        l.conv.strides.insert(l.conv.strides.begin(), 1);
+        l.conv.dilations.insert(l.conv.dilations.begin(), 1);
+        l.conv.pads = {0, l.conv.pads[0], 0, l.conv.pads[1]};
+        l.conv.output_padding.assign(2, 0);
+      }
+      l.groups = l.conv.group;
+      if (l.out_channels % l.groups) {
         skip("group does not divide the output channels");
         continue;
       }
-      const auto strides = n.attr_ints("strides", std::vector<int64_t>(size_t(sr), 1));
-      const auto dilations = n.attr_ints("dilations", std::vector<int64_t>(size_t(sr), 1));
-      const auto pads = n.attr_ints("pads", std::vector<int64_t>(size_t(2 * sr), 0));
-      if (strides.size() != size_t(sr) || dilations.size() != size_t(sr) || pads.size() != size_t(2 * sr)) {
-        skip("unexpected strides/dilations/pads");
-        continue;
-      }
-      for (int a = 0; a < sr; ++a) {  // a 1-D convolution fills axis 1 (width); axis 0 stays 1
-        const int t = a + 2 - sr;
-        l.kernel[t] = w->dim(size_t(2 + a));
-        l.stride[t] = std::max<int64_t>(1, strides[size_t(a)]);
-        l.dilation[t] = std::max<int64_t>(1, dilations[size_t(a)]);
-        l.pad_begin[t] = pads[size_t(a)];
-        l.pad_end[t] = pads[size_t(a + sr)];
-      }
-      l.auto_pad = n.attr_string("auto_pad", "NOTSET");
       l.k = w->numel() / std::max<int64_t>(1, l.out_channels);
     } else {
       if (w->rank() != 2) {
@@ -272,7 +258,7 @@ void matrix_to_weight(const LinearLayer& l, const std::vector<int8_t>& m, Tensor
 
 std::vector<std::pair<int64_t, int64_t>> column_blocks(const LinearLayer& l, int64_t max_block) {
   max_block = std::max<int64_t>(max_block, 1);
-  const int64_t taps = l.kernel[0] * l.kernel[1];
+  const int64_t taps = l.taps();
   const int64_t unit = (taps <= max_block && l.k % taps == 0) ? taps : 1;  // whole input channels
   const int64_t units = l.k / unit;
   const int64_t blocks = (l.k + max_block - 1) / max_block;

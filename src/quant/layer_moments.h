@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ops/conv_params.h"
 #include "quant/calibration_data.h"
 #include "quant/quant_plan.h"
 #include "runtime/session.h"
@@ -33,10 +34,12 @@ struct LinearLayer {
   int64_t k = 0;             // columns: inputs per output channel (per group)
   int64_t groups = 1;
   bool weight_k_major = false;  // the weight is stored [k, out] (Gemm without transB, MatMul)
-  // Conv geometry; a 1-D convolution is a 2-D one of height 1.
-  int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, dilation[2] = {1, 1}, pad_begin[2] = {0, 0}, pad_end[2] = {0, 0};
-  std::string auto_pad = "NOTSET";
+  // Conv geometry (the op table's parse_conv_attrs); a 1-D convolution is a 2-D one of height 1, so `conv` always
+  // has two spatial axes when spatial_rank > 0.
+  ConvAttrs conv;
   int spatial_rank = 0;  // 0: Gemm / MatMul; 1 or 2: Conv
+  // Kernel taps per input channel (1 for Gemm / MatMul).
+  int64_t taps() const { return spatial_rank ? conv.kernel[0] * conv.kernel[1] : 1; }
 };
 
 struct LayerSelection {

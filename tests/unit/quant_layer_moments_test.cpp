@@ -141,11 +141,12 @@ TEST(LayerMoments, ColumnBlocksAndTheSamplesFormWhenDataIsScarce) {
   Graph g = b.build();
   LinearLayer l;
   l.k = 27;
-  l.kernel[0] = l.kernel[1] = 3;
+  l.spatial_rank = 2;
+  l.conv.kernel = {3, 3};
   auto blocks = column_blocks(l, 10);
   ASSERT_EQ(blocks.size(), 3u);
   EXPECT_EQ(blocks[1], (std::pair<int64_t, int64_t>{9, 18}));
-  l.kernel[0] = l.kernel[1] = 1;
+  l.conv.kernel = {1, 1};
   l.k = 10;
   EXPECT_EQ(column_blocks(l, 4).size(), 3u);  // 4 + 4 + 2 (units of one column)
   MomentOptions mo;
