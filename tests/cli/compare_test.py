@@ -102,6 +102,16 @@ def case_compare_errors():
     expect_error("compare", model, q, "--input", "x=" + samples, "--json", q, code=2, mentions=("overwrite",))
     expect_error("compare", model, q, "--input", "x=" + samples, "--limit", "0", code=2)
     assert not os.path.exists(reports)
+    # Same input and output names, different output shapes: one message naming the output and both shapes.
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])
+    for name, node, shape in (("relu.onnx", helper.make_node("Relu", ["x"], ["y"]), ["N", 3, 16, 16]),
+                              ("mean.onnx", helper.make_node("ReduceMean", ["x"], ["y"], axes=[1]), ["N", 1, 16, 16])):
+        g = helper.make_graph([node], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), os.path.join(d, name))
+    expect_error("compare", os.path.join(d, "relu.onnx"), os.path.join(d, "mean.onnx"), "--input", "x=" + samples,
+                 "--json", os.path.join(d, "shape.json"), mentions=("'y'", "shape"), allow_progress=True)
+    assert not os.path.exists(os.path.join(d, "shape.json"))
 
 
 def case_quantize_target():
