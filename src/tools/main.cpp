@@ -29,17 +29,19 @@ constexpr const char* kBackendHelp =
     "auto (default): oneDNN kernels where one exists, reference kernels elsewhere; onednn: the same; "
     "ref: reference kernels only (the accuracy oracle)";
 
-// oneDNN runs on OpenMP. libgomp's default wait policy spins between parallel regions, which on a
-// loaded or small machine starves the other threads: each oneDNN primitive then costs a scheduler
-// time slice (resnet50 measured 11x slower than passive on this 2-core machine). libgomp reads the
-// policy only at load time, so set it and re-execute once; OMP_WAIT_POLICY=active restores spinning.
+// oneDNN and lowbit's own kernels run on OpenMP (src/runtime/thread_pool.h). Between two parallel regions the
+// threads should spin for a while rather than sleep: waking a sleeping thread costs a futex round trip per
+// primitive, and on this VM that made mobilenet_v2's int8 engine 3.5x slower (6.7 ms passive vs 1.9 ms with
+// spinning). Debian's libgomp spins only once per wait by default on CPUs whose CPUID reports a hybrid core
+// layout (this VM's does), so ask for libgomp's usual ~3 ms (GOMP_SPINCOUNT=300000) unless the user chose a
+// policy. libgomp reads it only at load time: set it and re-execute once.
 //
 // Same re-exec: glibc.malloc.hugetlb=1 lets malloc back large blocks with transparent huge pages. Loading a
 // model touches its whole weight size in fresh memory, and on this VM each 4 KiB page fault is costly:
 // resnet50's import went from ~950 ms to ~120-320 ms with it (bench load_ms, same machine, one session).
 void ensure_runtime_environment(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  setenv("GOMP_SPINCOUNT", "300000", 1);
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   std::string t = tunables ? tunables : "";
   if (t.find("glibc.malloc.hugetlb") == std::string::npos)
