@@ -20,8 +20,9 @@ class ConvKernel : public Kernel {
       src_reorder_.execute(stream, src, src_scratch_);
       src = src_scratch_;
     }
-    // sum post-op: dst already holds the residual when the convolution accumulates into it.
-    if (residual_ >= 0) {
+    // sum post-op: dst must hold the residual when the convolution accumulates into it. The plan hands over the
+    // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
+    if (residual_ >= 0 && inputs[size_t(residual_)].get_data_handle() != dst.get_data_handle()) {
       memory residual = inputs[size_t(residual_)];
       residual_reorder_.execute(stream, residual, dst);
     }
@@ -166,6 +167,8 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
     k->residual_ = residual;
     k->input_descs[3] = inputs[3].desc;
     k->residual_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[3].desc, eng, pd.dst_desc()));
+    k->in_place_input = residual;
+    k->in_place_desc = pd.dst_desc();
   }
   k->output_descs = {pd.dst_desc()};
   return k;
