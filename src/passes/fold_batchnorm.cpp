@@ -139,6 +139,51 @@ bool fold_into_gemm(Graph& g, Node& gemm, const ScaleShift& ss) {
   return true;
 }
 
+
+// Conv / ConvTranspose -> Add(per-channel constant) -> BN, as exporters that write the bias as an Add do (Paddle's
+// ConvTranspose): the Add becomes the conv's bias, and the conv's output takes the Add's name (the value the BN
+// reads, which now means what it meant before). Returns the conv's index, or -1 (nothing changed).
+int absorb_bias_add(Graph& g, const GraphUses& uses, const PassContext& ctx, size_t add_index,
+                    std::vector<bool>& removed) {
+  Node& add = g.nodes[add_index];
+  if (add.op_type != "Add" || !add.domain.empty() || ctx.pinned(add) || add.num_inputs() != 2 ||
+      add.outputs.size() != 1 || removed[add_index])
+    return -1;
+  for (int side = 0; side < 2; ++side) {
+    const ValueInfo* t = g.find(add.inputs[size_t(side)]);
+    const Tensor* c = constant_value(g, add.inputs[size_t(1 - side)]);
+    if (!t || t->producer < 0 || !c || !uses.single_internal_use(add.inputs[size_t(side)])) continue;
+    Node& conv = g.nodes[size_t(t->producer)];
+    if (!(conv.op_type == "Conv" || conv.op_type == "ConvTranspose") || !conv.domain.empty() || ctx.pinned(conv) ||
+        has_fused_attrs(conv) || conv.outputs.size() != 1 || conv.num_inputs() < 2 || !t->type.has_shape)
+      continue;
+    const Tensor* w = constant_value(g, conv.inputs[1]);
+    const Tensor* b = conv.has_input(2) ? constant_value(g, conv.inputs[2]) : nullptr;
+    if (!w || (w->dtype() != DType::kFloat32 && w->dtype() != DType::kFloat64) || c->dtype() != w->dtype() ||
+        (conv.has_input(2) && !b))
+      continue;
+    const size_t rank = t->type.rank();
+    if (rank < 3 || !t->type.dims[1].known()) continue;
+    const int64_t m = t->type.dims[1].value;
+    // Per channel: [m, 1, ...] (rank - 1 dims) or [1, m, 1, ...] (rank dims), or a scalar.
+    bool per_channel = c->numel() == 1 && c->rank() <= rank;
+    if (!per_channel && c->numel() == m && c->rank() >= rank - 1 && c->rank() <= rank) {
+      const size_t axis = c->rank() == rank ? 1 : 0;
+      per_channel = c->rank() != rank || c->dim(0) == 1;
+      for (size_t d = 0; d < c->rank(); ++d) per_channel = per_channel && c->dim(d) == (d == axis ? m : 1);
+    }
+    if (!per_channel || (b && b->numel() != m)) continue;
+    std::vector<double> bias(static_cast<size_t>(m));
+    for (int64_t k = 0; k < m; ++k)
+      bias[size_t(k)] = (b ? b->get_as_double(k) : 0.0) + c->get_as_double(c->numel() == 1 ? 0 : k);
+    conv.inputs.resize(std::max<size_t>(conv.inputs.size(), 3));
+    conv.inputs[2] = add_constant(g, conv.name + "_bias", vector_of(w->dtype(), {m}, bias));
+    conv.outputs[0] = add.outputs[0];
+    removed[add_index] = true;
+    return t->producer;
+  }
+  return -1;
+}
 }  // namespace
 
 Status fold_batchnorm(Graph& g, PassContext& ctx) {
@@ -156,7 +201,14 @@ Status fold_batchnorm(Graph& g, PassContext& ctx) {
     const int64_t channels = int64_t(ss->scale.size());
     // Into the producer?
     if (x->producer >= 0 && uses.single_internal_use(bn.inputs[0])) {
-      Node& p = g.nodes[size_t(x->producer)];
+      int producer = x->producer;
+      const int conv = absorb_bias_add(g, uses, ctx, size_t(producer), removed);
+      if (conv >= 0) {
+        ctx.note(str_cat("folded Add '", g.nodes[size_t(producer)].name, "' into the bias of ",
+                         g.nodes[size_t(conv)].describe()));
+        producer = conv, ++changes;
+      }
+      Node& p = g.nodes[size_t(producer)];
       const bool conv_like = p.op_type == "Conv" || p.op_type == "ConvTranspose";
       if (p.domain.empty() && !ctx.pinned(p) && !has_fused_attrs(p) && p.outputs.size() == 1 &&
           ((conv_like && p.num_inputs() >= 2 && fold_into_conv(g, p, *ss)) ||

@@ -28,6 +28,10 @@ TEST(OneDnnConvTranspose, RandomShapesMatchReference) {
       // output_padding beyond pad_end: bias-only cells past the full result, a negative right pad for oneDNN
       {1, 17, 19, 4, 6, 3, 1, 3, 1, {0, 0, 0, 0}, {2, 1}, true, "Relu", 0},
       {1, 5, 24, 7, 7, 2, 1, 2, 1, {0, 0, 0, 0}, {0, 0}, true, "Sigmoid"},
+      // stride == kernel, kw * M >= 16 columns: one matmul per kernel row (conv_transpose_patches.cpp)
+      {2, 24, 24, 5, 7, 2, 1, 2, 1, {0, 0, 0, 0}, {0, 0}, true, "Relu"},   // the DB head's 24 -> 24 layer, batch 2
+      {1, 13, 9, 3, 4, 3, 1, 3, 1, {0, 0, 0, 0}, {0, 0}, false, ""},       // 3x3 patches, odd channels
+      {1, 16, 8, 6, 5, 2, 1, 2, 1, {0, 0, 0, 0}, {0, 0}, true, "HardSwish"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE("case " + std::to_string(i));

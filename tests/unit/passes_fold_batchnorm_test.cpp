@@ -44,6 +44,27 @@ TEST(PassFoldBatchnorm, IntoGroupedConvTranspose) {
   expect_same_outputs(before, after);
 }
 
+// Paddle writes ConvTranspose's bias as an Add of a [1, C, 1, 1] (or [C, 1, 1]) constant before the BN: the Add
+// becomes the bias, then the BN folds. A [C] constant broadcasts over the last axis, not the channels: not folded.
+TEST(PassFoldBatchnorm, BiasAddBetweenConvAndBnFoldsToo) {
+  for (int form = 0; form < 4; ++form) {
+    GraphBuilder b;
+    auto x = b.input("x", {1, 4, 3, 3});
+    std::vector<std::string> in = {x, b.random_constant("w", {4, 6, 2, 2})};
+    if (form == 3) in.push_back(b.random_constant("b", {6}));
+    auto y = b.node("ConvTranspose", in, {{"strides", ints({2, 2})}});
+    const Shape add_shape = form == 0 ? Shape{1, 6, 1, 1} : form == 1 ? Shape{6, 1, 1} : form == 2 ? Shape{6} : Shape{1};
+    auto biased = b.node("Add", {y, b.random_constant("add", add_shape)});
+    b.output(b.node("BatchNormalization", with(biased, bn_params(b, "bn", 6))));
+    Graph before = b.build(), after = before;
+    run_pass_ok(after, "fold_batchnorm");
+    EXPECT_EQ(count_op(after, "BatchNormalization"), 0) << form;
+    // [6] broadcasts over W (6 wide): the Add stays, and the BN becomes a scale-shift of its own.
+    EXPECT_EQ(after.nodes.size(), form == 2 ? 3u : 1u) << form;
+    expect_same_outputs(before, after);
+  }
+}
+
 TEST(PassFoldBatchnorm, IntoGemmWithTransposedWeightsAndScaledBias) {
   for (int trans_b : {0, 1}) {
     GraphBuilder b;

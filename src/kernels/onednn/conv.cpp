@@ -187,6 +187,11 @@ std::unique_ptr<Kernel> create_conv_transpose_kernel(const Node& node, int opset
   std::vector<EltwiseStep> steps;
   if (!fused_activation(*fused, &steps)) return nullptr;
 
+  try {  // stride == kernel: one matmul (conv_transpose_patches.cpp); else oneDNN's deconvolution
+    if (auto k = create_patch_conv_transpose_kernel(node, inputs, output_shapes, steps)) return k;
+  } catch (const dnnl::error&) {
+  }
+
   const Shape in_shape = desc_shape(x.desc);
   const Shape& w_shape = w.constant->shape();  // C x M/group x k...
   const size_t rank = in_shape.size();

@@ -136,5 +136,10 @@ struct EltwiseStep {
 // Steps for activation `op` ("Relu", "LeakyRelu", "Clip", ...) with the given attributes; false if unsupported.
 bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
                       std::vector<EltwiseStep>* steps);
+// ConvTranspose with stride == kernel, no padding, dilation or groups, as one matmul writing nhwc output patches
+// (nullptr when the node is not of that form; may throw dnnl::error).
+std::unique_ptr<Kernel> create_patch_conv_transpose_kernel(const Node& node, const std::vector<KernelInput>& inputs,
+                                                           const std::vector<Shape>& output_shapes,
+                                                           const std::vector<EltwiseStep>& steps);
 
 }  // namespace lowbit::onednn
