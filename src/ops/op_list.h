@@ -49,9 +49,10 @@
   X(Dropout,            7, 17, elementwise, "inference: identity (and an all-true mask)") \
   /* conv & matmul: src/ops/conv_gemm.cpp, src/kernels/ref/conv_gemm.cpp */ \
   X(Conv,               7, 17, conv_gemm, "N-d convolution: groups, dilations, pads, auto_pad") \
-  /* quantized elementwise (com.microsoft semantics; written by pass lower_qdq): src/ops/qlinear_binary.cpp */ \
+  /* quantized elementwise and global average (com.microsoft semantics; written by pass lower_qdq): src/ops/qlinear_binary.cpp */ \
   X(QLinearAdd,        10, 17, qlinear_binary, "C = quantize(dequantize(A) + dequantize(B)), broadcasting; fused activation") \
   X(QLinearMul,        10, 17, qlinear_binary, "C = quantize(dequantize(A) * dequantize(B)), broadcasting; fused activation") \
+  X(QLinearGlobalAveragePool, 10, 17, qlinear_binary, "Y = quantize(mean over spatial dims of dequantize(X)), exact integer sum") \
   X(QLinearMatMul,     10, 17, conv_gemm, "quantized MatMul: int8/uint8 A and B (per-row a, per-column b scales), requantized output") \
   X(QLinearConv,       10, 17, conv_gemm, "quantized Conv: int8/uint8 X and W, int32 bias, requantized output (per-channel w_scale)") \
   X(ConvTranspose,      7, 17, conv_gemm, "N-d transposed convolution: groups, output_padding, output_shape") \

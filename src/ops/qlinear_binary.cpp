@@ -1,4 +1,4 @@
-// Inference for QLinearAdd / QLinearMul (src/ops/qlinear_binary.h). Kernels: src/kernels/ref/qlinear_binary.cpp,
+// Inference for QLinearAdd / QLinearMul / QLinearGlobalAveragePool (src/ops/qlinear_binary.h). Kernels: src/kernels/ref/qlinear_binary.cpp,
 // src/kernels/onednn/qlinear_binary.cpp.
 #include "ops/broadcast.h"
 #include "ops/op_table.h"
@@ -8,28 +8,29 @@ namespace lowbit {
 
 namespace {
 
+// Scales and zero points are per tensor: one value (a scalar or a 1-element 1-D tensor).
+Status expect_one_value(InferContext& ctx, size_t i, const char* what) {
+  const ValueType& t = ctx.in(i);
+  if (!t.has_shape || t.rank() == 0 || (t.rank() == 1 && t.dims[0].known() && t.dims[0].value == 1))
+    return Status::Ok();
+  return ctx.fail(what, " (input ", i, ", '", ctx.node.inputs[i], "') must hold one value, got ", t.to_string());
+}
+
 Status infer_qlinear_binary(InferContext& ctx) {
   LB_RETURN_IF_ERROR(ctx.expect_inputs(1, 8));
   if (ctx.node.num_inputs() < 7) return ctx.fail("expects at least 7 inputs (A, A_scale, A_zero_point, B, B_scale, "
                                                   "B_zero_point, C_scale), got ", ctx.node.num_inputs());
   for (size_t i : {0, 3})
     LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kInt8, DType::kUint8}));
-  // Scales and zero points are per tensor: one value (a scalar or a 1-element 1-D tensor).
-  auto one_value = [&](size_t i, const char* what) -> Status {
-    const ValueType& t = ctx.in(i);
-    if (!t.has_shape || t.rank() == 0 || (t.rank() == 1 && t.dims[0].known() && t.dims[0].value == 1))
-      return Status::Ok();
-    return ctx.fail(what, " (input ", i, ", '", ctx.node.inputs[i], "') must hold one value, got ", t.to_string());
-  };
   for (size_t i : {1, 4, 6}) {
     LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kFloat32}));
-    LB_RETURN_IF_ERROR(one_value(i, "a scale"));
+    LB_RETURN_IF_ERROR(expect_one_value(ctx, i, "a scale"));
   }
   for (size_t i : {2, 5, 7})
     if (ctx.has_input(i)) {
       if (i == 7) LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kInt8, DType::kUint8}));
       else LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {ctx.in(i - 2).dtype}));
-      LB_RETURN_IF_ERROR(one_value(i, "a zero point"));
+      LB_RETURN_IF_ERROR(expect_one_value(ctx, i, "a zero point"));
     }
   auto act = parse_fused_activation(ctx.node);
   if (!act) return ctx.fail(act.status().message());
@@ -49,6 +50,38 @@ Status infer_qlinear_binary(InferContext& ctx) {
 }
 
 }  // namespace
+
+Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(4, 5));
+  if (ctx.node.attr_int("channels_last", 0) != 0) return ctx.fail("channels_last = 1 is not supported");
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kInt8, DType::kUint8}));
+  for (size_t i : {1, 3}) {
+    LB_RETURN_IF_ERROR(ctx.expect_dtype(i, {DType::kFloat32}));
+    LB_RETURN_IF_ERROR(expect_one_value(ctx, i, "a scale"));
+  }
+  if (ctx.has_input(2)) {
+    LB_RETURN_IF_ERROR(ctx.expect_dtype(2, {ctx.in(0).dtype}));
+    LB_RETURN_IF_ERROR(expect_one_value(ctx, 2, "a zero point"));
+  }
+  if (ctx.has_input(4)) {
+    LB_RETURN_IF_ERROR(ctx.expect_dtype(4, {DType::kInt8, DType::kUint8}));
+    LB_RETURN_IF_ERROR(expect_one_value(ctx, 4, "a zero point"));
+  }
+  const DType out = ctx.has_input(4) ? ctx.in(4).dtype : ctx.in(0).dtype;
+  const ValueType& x = ctx.in(0);
+  if (!x.has_shape) {
+    ValueType t;
+    t.dtype = out;
+    ctx.set_output(0, t);
+    return Status::Ok();
+  }
+  if (x.rank() < 3) return ctx.fail("X must be N x C x D1 x ..., got ", x.to_string());
+  std::vector<Dim> dims(x.rank(), Dim(1));
+  dims[0] = x.dims[0];
+  dims[1] = x.dims[1];
+  ctx.set_output(0, ValueType(out, dims));
+  return Status::Ok();
+}
 
 Status infer_QLinearAdd(InferContext& ctx) { return infer_qlinear_binary(ctx); }
 Status infer_QLinearMul(InferContext& ctx) { return infer_qlinear_binary(ctx); }

@@ -26,4 +26,28 @@ inline float qlinear_binary_value(const QLinearBinaryParams& p, int32_t a, int32
   return p.mul ? x * y : x + y;
 }
 
+// QLinearGlobalAveragePool (ONNX Runtime's com.microsoft op with channels_last = 0; lower_qdq writes it for
+// DequantizeLinear -> GlobalAveragePool -> QuantizeLinear):
+//   inputs   X, x_scale, x_zero_point, y_scale, y_zero_point (per tensor; zero points optional)
+//   Y[n, c]  = saturate(round_half_even(sum over the spatial dims of (X - x_zero) * x_scale / (y_scale * count))
+//              + y_zero)
+// The sum is exact in integers and the one float step is qlinear_average_code, shared by both kernels: they agree
+// bit for bit. Against the QDQ graph's float simulation (a float mean of dequantized values) the result differs
+// only where that float mean's own rounding tips a code: at most 1.
+struct QLinearPoolParams {
+  float x_scale = 1, y_scale = 1;
+  int32_t x_zero = 0, y_zero = 0;
+};
+
+inline float qlinear_average_multiplier(const QLinearPoolParams& p, int64_t count) {
+  return float(double(p.x_scale) / (double(p.y_scale) * double(count)));
+}
+
+// The output code of one (n, c) from the sum of its codes (x_zero not yet subtracted).
+template <quant::QuantType Y>
+inline Y qlinear_average_code(const QLinearPoolParams& p, int64_t code_sum, int64_t count, float multiplier) {
+  return quant::requantize<Y>(int32_t(code_sum - int64_t(p.x_zero) * count), multiplier, p.y_zero);
+}
+
 }  // namespace lowbit
+

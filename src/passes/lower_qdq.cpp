@@ -16,7 +16,8 @@
 //  4. Elementwise float islands between an int8 tensor and a QuantizeLinear (hard-swish chains, activations,
 //     requantization) become one 256-entry lookup table, Gather(table, codes).
 //  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
-//  6. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
+//  6. DQ(x) -> GlobalAveragePool -> Q becomes QLinearGlobalAveragePool (exact integer sums).
+//  7. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
 #include <algorithm>
 #include <cmath>
@@ -537,7 +538,31 @@ int binary_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
-// Step 6: DQ(a) -> MatMul(., DQ(constant int8 B), per tensor or per column) -> Q -> QLinearMatMul.
+// Step 6: DQ(x) -> GlobalAveragePool -> Q -> QLinearGlobalAveragePool (squeeze-excitation blocks, classifier heads).
+int average_pools(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    if (removed[ni] || ctx.pinned(n) || !is_op(n, "GlobalAveragePool") || n.num_inputs() != 1) continue;
+    TensorQ x, y;
+    const int qi = sole_consumer(uses, n.outputs[0]);
+    if (!dequantized_activation(g, n.inputs[0], &x) || qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y))
+      continue;
+    Node q;
+    q.op_type = "QLinearGlobalAveragePool";
+    q.name = n.name;
+    q.inputs = {x.codes, x.scale, zero_point_input(g, x), y.scale, zero_point_input(g, y)};
+    q.outputs = {y.codes};
+    ctx.note(str_cat(n.describe(), " -> QLinearGlobalAveragePool (", dtype_name(x.dtype), " -> ", dtype_name(y.dtype), ")"));
+    removed[ni] = true;
+    g.nodes[y.node] = std::move(q);
+    ++changes;
+  }
+  return changes;
+}
+
+// Step 7: DQ(a) -> MatMul(., DQ(constant int8 B), per tensor or per column) -> Q -> QLinearMatMul.
 int matmul_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   GraphUses uses(g);
   int changes = 0;
@@ -622,6 +647,8 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   if (lookup_tables(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (binary_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (average_pools(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (matmul_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   if (ctx.report.changes > 0) report_float_nodes(g, ctx);

@@ -274,6 +274,42 @@ TEST(OneDnnInt8Elementwise, AddMulAndLookupMatchReferenceExactly) {
   }
 }
 
+// QLinearGlobalAveragePool: integer sums on nhwc codes (from an int8 convolution) and on plain codes, bit for bit
+// the reference's result.
+TEST(OneDnnQLinearGlobalAverage, MatchesReferenceExactly) {
+  std::mt19937 rng(seed_for("OneDnnQLinearGlobalAverage.MatchesReferenceExactly"));
+  for (const Shape& shape : {Shape{1, 19, 7, 9}, Shape{2, 40, 33, 17}}) {
+    GraphBuilder b;
+    b.g.inputs.push_back("a");
+    b.g.values["a"] = ValueInfo{"a", ValueType(DType::kUint8, std::vector<Dim>(shape.begin(), shape.end())),
+                                std::nullopt};
+    b.constant("sa", scalar(0.02f));
+    b.constant("za", code(DType::kUint8, 100));
+    b.constant("sy", scalar(0.0013f));
+    b.constant("zy", code(DType::kInt8, -7));
+    Tensor eye(DType::kInt8, {shape[1], shape[1], 1, 1});  // identity 1x1 convolution: the codes, in nhwc
+    for (int64_t i = 0; i < shape[1]; ++i) eye.data<int8_t>()[i * shape[1] + i] = 1;
+    b.constant("w", eye);
+    b.constant("ws", scalar(1.f));
+    b.node("QLinearConv", {"a", "sa", "za", "w", "ws", "", "sa", "za", ""}, {"conv"});
+    b.node("QLinearGlobalAveragePool", {"conv", "sa", "za", "sy", "zy"}, {"mean_nhwc"});
+    b.node("QLinearGlobalAveragePool", {"a", "sa", "za", "sy", "zy"}, {"mean_plain"});
+    b.node("QLinearGlobalAveragePool", {"a", "sa", "za", "sa"}, {"mean_same_type"});  // y zero point omitted
+    Graph g = b.done({"mean_nhwc", "mean_plain", "mean_same_type"});
+    std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, shape)}};
+    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+    ASSERT_TRUE(ref.ok() && dnn.ok());
+    auto want = (*ref)->run(inputs);
+    auto got = (*dnn)->run(inputs);
+    ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+    EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 4);
+    for (const char* out : {"mean_nhwc", "mean_plain", "mean_same_type"})
+      EXPECT_EQ(compare_codes(got->at(out), want->at(out)).differing, 0) << out;
+    EXPECT_EQ(want->at("mean_same_type").dtype(), DType::kUint8);
+  }
+}
+
 // QLinearMatMul with constant int8 weights: the oneDNN int8 matmul against the exact reference, 2-D and batched
 // 3-D activations, per-tensor and per-column weight scales, zero points on A and Y.
 TEST(OneDnnQMatMul, MatchesReference) {
@@ -322,6 +358,8 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
            {"QLinearConv", "input 2 ('zw')", {"x", "s1", "zw", "w", "s1", "", "s1", "zx", ""}},  // int8 zp for uint8 x
            {"QLinearAdd", "scale", {"x", "s3", "zx", "x", "s1", "zx", "s1", "zx"}},           // 3 values
            {"QLinearMatMul", "b_scale", {"m", "s1", "zx", "b", "s3", "zw", "s1", "zx"}},     // 3 scales, 4 columns
+           {"QLinearGlobalAveragePool", "scale", {"x", "s3", "zx", "s1", "zx"}},               // 3 values
+           {"QLinearGlobalAveragePool", "input 2 ('zw')", {"x", "s1", "zw", "s1", "zx"}},     // int8 zp for uint8 x
        }) {
     SCOPED_TRACE(c.op + " " + c.why);
     GraphBuilder b;

@@ -180,6 +180,22 @@ TEST(PassLowerQdq, AddAndMulOfQuantizedTensorsBecomeQLinearOps) {
   expect_close_to_simulation(before, after, 0.005f, 1, 0.02);
 }
 
+// A squeeze-excitation style mean: DQ -> GlobalAveragePool -> Q runs on an exact integer sum. The float simulation
+// rounds its float mean, so a code may differ by one step where that mean sits at a rounding tie.
+TEST(PassLowerQdq, GlobalAveragePoolBecomesQLinearGlobalAveragePool) {
+  for (DType t : {DType::kInt8, DType::kUint8}) {
+    QdqBuilder q;
+    auto x = q.qdq(q.b.input("x", {2, 6, 7, 5}), 0.02f, t, t == DType::kInt8 ? 3 : 120);
+    q.b.output(q.qdq(q.b.node("GlobalAveragePool", {x}), 0.004f, DType::kInt8, -2));
+    Graph before = q.b.build(), after = before;
+    run_pass_ok(after, "lower_qdq");
+    run_pass_ok(after, "eliminate_dead_code");
+    EXPECT_EQ(count_op(after, "QLinearGlobalAveragePool"), 1);
+    EXPECT_EQ(count_op(after, "GlobalAveragePool"), 0);
+    expect_close_to_simulation(before, after, 0.004f, 1, 0.05);
+  }
+}
+
 TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
   QdqBuilder q;
   auto a = q.qdq(q.b.input("a", {2, 6, 24}), 0.02f, DType::kUint8, 128);

@@ -32,6 +32,15 @@ memory::desc plain_desc(const Shape& shape, memory::data_type dt) {
   return memory::desc(dims, dt, strides);
 }
 
+bool unblocked_strides(const memory::desc& d, std::vector<int64_t>* strides) {
+  const auto& blk = d.data.format_desc.blocking;
+  if (d.data.format_kind != dnnl_blocked || blk.inner_nblks != 0) return false;
+  for (int i = 0; i < d.data.ndims; ++i)
+    if (d.data.padded_dims[i] != d.data.dims[i] || d.data.padded_offsets[i] != 0) return false;
+  strides->assign(blk.strides, blk.strides + d.data.ndims);
+  return true;
+}
+
 bool is_plain(const memory::desc& desc) {
   if (desc.data.ndims == 0) return false;
   return desc == plain_desc(desc_shape(desc), desc.data_type());
@@ -112,6 +121,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
   const bool integer_aware = op == "QLinearConv" || op == "QLinearMatMul" || op == "DequantizeLinear" ||
                              op == "MaxPool" ||
                              op == "GlobalMaxPool" || op == "Gather" || op == "QLinearAdd" || op == "QLinearMul" ||
+                             op == "QLinearGlobalAveragePool" ||
                              op == "Resize" || op == "Upsample" || op == "Concat";
   for (auto& in : inputs)
     if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
@@ -126,6 +136,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
       return create_quantize_kernel(node, opset, inputs, output_shapes);
     if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);
     if (op == "QLinearAdd" || op == "QLinearMul") return create_qlinear_binary_kernel(node, opset, inputs, output_shapes);
+    if (op == "QLinearGlobalAveragePool") return create_qlinear_global_average_kernel(node, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);
     if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
       return create_pool_kernel(node, opset, inputs, output_shapes);

@@ -30,6 +30,9 @@ void set_num_threads(int threads);
 
 // Row-major (plain) float32 desc of `shape`; rank 0 is treated as {1}. Fails for rank > 12.
 memory::desc plain_desc(const Shape& shape, memory::data_type dt = memory::data_type::f32);
+// Strides (in elements) of a strided layout without inner blocking or padding (plain, nhwc, any permutation);
+// false for blocked or padded layouts.
+bool unblocked_strides(const memory::desc& d, std::vector<int64_t>* strides);
 // True when `desc` is the row-major layout of its own dims (no padding, no blocking).
 bool is_plain(const memory::desc& desc);
 // The dims of a desc as a lowbit Shape.
@@ -108,6 +111,9 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
 std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                                const std::vector<Shape>& output_shapes);
 // QLinearAdd / QLinearMul on strided int8 layouts (src/kernels/onednn/qlinear_binary.cpp).
+// QLinearGlobalAveragePool on an unblocked int8/uint8 input (nhwc or plain): integer sums on the plan's pool.
+std::unique_ptr<Kernel> create_qlinear_global_average_kernel(const Node& node, const std::vector<KernelInput>& inputs,
+                                                             const std::vector<Shape>& output_shapes);
 std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset,
                                                      const std::vector<KernelInput>& inputs,
                                                      const std::vector<Shape>& output_shapes);

@@ -13,16 +13,6 @@
 namespace lowbit::onednn {
 namespace {
 
-// Strides (in elements) of a strided, unblocked desc; false for blocked or padded layouts.
-bool element_strides(const memory::desc& d, std::vector<int64_t>* strides) {
-  const auto& blk = d.data.format_desc.blocking;
-  if (d.data.format_kind != dnnl_blocked || blk.inner_nblks != 0) return false;
-  for (int i = 0; i < d.data.ndims; ++i)
-    if (d.data.padded_dims[i] != d.data.dims[i] || d.data.padded_offsets[i] != 0) return false;
-  strides->assign(blk.strides, blk.strides + d.data.ndims);
-  return true;
-}
-
 // One row of n values: a contiguous (step 1), b with step sb (0: broadcast), c contiguous. Templated on the code
 // types so the loop vectorizes.
 template <typename A, typename B, typename C, bool kMul>
@@ -183,14 +173,14 @@ std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset
   for (const memory::desc* d : {&a, &b})
     if (d->data_type() != memory::data_type::s8 && d->data_type() != memory::data_type::u8) return nullptr;
   std::vector<int64_t> sa, sb;
-  if (!element_strides(a, &sa)) return nullptr;
+  if (!unblocked_strides(a, &sa)) return nullptr;
   memory::desc b_used = b;
   if (desc_shape(b) == out && !(b == with_data_type(a, b.data_type()))) {
     b_used = with_data_type(a, b.data_type());
     k->b_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), b, cpu_engine(), b_used));
     k->b_scratch_ = memory(b_used, cpu_engine());
   }
-  if (!element_strides(b_used, &sb)) return nullptr;
+  if (!unblocked_strides(b_used, &sb)) return nullptr;
   const Shape bshape = desc_shape(b);
   if (bshape.size() != out.size()) return nullptr;  // rank-changing broadcasts: reference
   for (size_t d = 0; d < out.size(); ++d) {

@@ -1,5 +1,8 @@
-// Reference kernels of QLinearAdd / QLinearMul: the formula of src/ops/qlinear_binary.h per element, numpy
-// broadcasting.
+// Reference kernels of QLinearAdd / QLinearMul (the formula of src/ops/qlinear_binary.h per element, numpy
+// broadcasting) and QLinearGlobalAveragePool (an int64 sum per channel, then qlinear_average_code).
+#include <algorithm>
+#include <cmath>
+
 #include "ops/broadcast.h"
 #include "ops/op_table.h"
 #include "ops/qlinear_binary.h"
@@ -42,7 +45,40 @@ Status qlinear_binary(KernelContext& ctx, bool mul) {
   return Status::Ok();
 }
 
+template <typename X, typename Y>
+void global_average(const KernelContext& ctx, const QLinearPoolParams& p, Tensor& y) {
+  const Tensor& x = ctx.in(0);
+  const int64_t planes = x.dim(0) * x.dim(1), count = planes > 0 ? x.numel() / planes : 0;
+  const float multiplier = qlinear_average_multiplier(p, count);
+  const X* in = x.data<X>();
+  Y* out = y.data<Y>();
+  for (int64_t i = 0; i < planes; ++i) {
+    int64_t sum = 0;
+    for (int64_t j = 0; j < count; ++j) sum += in[i * count + j];
+    out[i] = qlinear_average_code<Y>(p, sum, count, multiplier);
+  }
+}
+
 }  // namespace
+
+Status ref_QLinearGlobalAveragePool(KernelContext& ctx) {
+  QLinearPoolParams p;
+  p.x_scale = ctx.in(1).data<float>()[0];
+  p.y_scale = ctx.in(3).data<float>()[0];
+  if (ctx.has_input(2)) p.x_zero = code_at(ctx.in(2), 0);
+  if (ctx.has_input(4)) p.y_zero = code_at(ctx.in(4), 0);
+  if (!(p.x_scale > 0) || !(p.y_scale > 0) || !std::isfinite(p.x_scale) || !std::isfinite(p.y_scale))
+    return ctx.fail("scales must be positive and finite, got x_scale ", p.x_scale, ", y_scale ", p.y_scale);
+  if (ctx.in(0).numel() / std::max<int64_t>(1, ctx.in(0).dim(0) * ctx.in(0).dim(1)) > (int64_t(1) << 23))
+    return ctx.fail("more than 2^23 values per channel: the int32 sum could overflow");
+  Tensor& y = ctx.out(0);
+  const bool x8 = ctx.in(0).dtype() == DType::kInt8, y8 = y.dtype() == DType::kInt8;
+  if (x8 && y8) global_average<int8_t, int8_t>(ctx, p, y);
+  else if (x8) global_average<int8_t, uint8_t>(ctx, p, y);
+  else if (y8) global_average<uint8_t, int8_t>(ctx, p, y);
+  else global_average<uint8_t, uint8_t>(ctx, p, y);
+  return Status::Ok();
+}
 
 Status ref_QLinearAdd(KernelContext& ctx) { return qlinear_binary(ctx, false); }
 Status ref_QLinearMul(KernelContext& ctx) { return qlinear_binary(ctx, true); }
