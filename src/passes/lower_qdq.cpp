@@ -15,6 +15,7 @@
 //     zero-point compensation.
 //  4. Elementwise float islands between an int8 tensor and a QuantizeLinear (hard-swish chains, activations,
 //     requantization) become one 256-entry lookup table, Gather(table, codes).
+//     Concat whose inputs' parameters differ from its output's: those inputs go through requantization tables.
 //  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
 //  6. DQ(x) -> GlobalAveragePool -> Q becomes QLinearGlobalAveragePool (exact integer sums).
 //  7. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
@@ -27,6 +28,7 @@
 #include <set>
 
 #include "ops/qlinear_requant.h"
+#include "quant/quant_math.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
 
@@ -501,6 +503,61 @@ int lookup_tables(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
+// Step 4b (after step 3): Concat of dequantized inputs whose parameters differ from its QuantizeLinear's (an FPN
+// joining upsampled maps): each such input is requantized to the output's parameters by a 256-entry table,
+// Gather(table, codes) as in step 4 (exact: Q(DQ(x)) is a function of the code), and the Concat moves codes.
+int concat_requantize(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  GraphUses uses(g);
+  int changes = 0;
+  const size_t count = g.nodes.size();
+  for (size_t ni = 0; ni < count; ++ni) {
+    if (removed[ni] || ctx.pinned(g.nodes[ni]) || !is_op(g.nodes[ni], "Concat") || g.nodes[ni].outputs.size() != 1)
+      continue;
+    const int qi = sole_consumer(uses, g.nodes[ni].outputs[0]);
+    TensorQ y;
+    if (qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y)) continue;
+    std::vector<TensorQ> xs(g.nodes[ni].inputs.size());
+    bool ok = !xs.empty();
+    for (size_t i = 0; ok && i < xs.size(); ++i) ok = dequantized_activation(g, g.nodes[ni].inputs[i], &xs[i]);
+    if (!ok) continue;
+    std::vector<Node> tables;
+    std::vector<std::string> codes;
+    for (const TensorQ& x : xs) {
+      if (same_params(x, y)) {
+        codes.push_back(x.codes);
+        continue;
+      }
+      Tensor table(y.dtype, {256});  // index i: the code whose byte is i (int8 codes -k sit at 256 - k)
+      for (int i = 0; i < 256; ++i) {
+        const float real = x.dtype == DType::kInt8 ? quant::dequantize_value<int8_t>(int8_t(i), x.s, x.z)
+                                                   : quant::dequantize_value<uint8_t>(uint8_t(i), x.s, x.z);
+        if (y.dtype == DType::kInt8) table.data<int8_t>()[i] = quant::quantize_value<int8_t>(real, y.s, y.z);
+        else table.data<uint8_t>()[i] = quant::quantize_value<uint8_t>(real, y.s, y.z);
+      }
+      Node gather;
+      gather.op_type = "Gather";
+      gather.name = x.codes + "_requantized_lookup";
+      gather.inputs = {add_constant(g, x.codes + "_requantize_table", std::move(table)), x.codes};
+      gather.outputs = {unique_value_name(g, x.codes + "_requantized")};
+      g.values[gather.outputs[0]].name = gather.outputs[0];
+      codes.push_back(gather.outputs[0]);
+      tables.push_back(std::move(gather));
+    }
+    Node& n = g.nodes[ni];
+    ctx.note(str_cat(n.describe(), " runs on ", dtype_name(y.dtype), " codes; ", tables.size(), " of its ", xs.size(),
+                     " inputs requantized to its scale by lookup tables"));
+    n.inputs = codes;
+    n.outputs[0] = y.codes;
+    removed[size_t(qi)] = true;
+    for (Node& t : tables) {
+      g.nodes.push_back(std::move(t));
+      removed.push_back(false);
+    }
+    ++changes;
+  }
+  return changes;
+}
+
 // Step 5: Add / Mul of two dequantized activations, [activation], QuantizeLinear -> QLinearAdd / QLinearMul.
 int binary_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   GraphUses uses(g);
@@ -645,6 +702,8 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   if (unsign_one_sided(g, ctx) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (lookup_tables(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (concat_requantize(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (binary_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);

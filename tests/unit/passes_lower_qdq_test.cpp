@@ -196,6 +196,25 @@ TEST(PassLowerQdq, GlobalAveragePoolBecomesQLinearGlobalAveragePool) {
   }
 }
 
+// Concat of inputs quantized with other parameters than its output (an FPN joining upsampled maps): the inputs
+// whose parameters differ go through requantization tables, the Concat moves codes; exact against the simulation.
+TEST(PassLowerQdq, ConcatOfDifferentlyQuantizedInputsRequantizesByTables) {
+  QdqBuilder q;
+  std::pair<std::string, std::string> out_params;
+  auto a = q.qdq(q.b.input("a", {1, 3, 4, 5}), 0.02f, DType::kInt8, 4);
+  auto b = q.qdq(q.b.input("b", {1, 2, 4, 5}), 0.03f, DType::kUint8, 128);
+  auto same = q.qdq(q.b.input("c", {1, 4, 4, 5}), 0.025f, DType::kInt8, -3, &out_params);
+  q.b.output(q.qdq_with(q.b.node("Concat", {a, b, same}, {{"axis", i64(1)}}), out_params));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "Gather"), 2);  // a and b; c already has the output's parameters
+  ASSERT_EQ(count_op(after, "Concat"), 1);
+  for (const Node& n : after.nodes)
+    if (n.op_type == "Concat") EXPECT_EQ(after.find(n.outputs[0])->type.dtype, DType::kInt8);
+  expect_exact_on_reference(before, after);
+}
+
 TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
   QdqBuilder q;
   auto a = q.qdq(q.b.input("a", {2, 6, 24}), 0.02f, DType::kUint8, 128);
