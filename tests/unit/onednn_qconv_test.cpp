@@ -274,6 +274,44 @@ TEST(OneDnnInt8Elementwise, AddMulAndLookupMatchReferenceExactly) {
   }
 }
 
+// The three ways the fast kernel walks its operands (long dense chunks, a squeeze-excitation row tiled per image,
+// generic rows) on two images, against the reference, bit for bit.
+TEST(OneDnnInt8Elementwise, DenseTiledAndGenericWalksMatchReferenceExactly) {
+  std::mt19937 rng(seed_for("OneDnnInt8Elementwise.DenseTiledAndGenericWalksMatchReferenceExactly"));
+  GraphBuilder b;
+  const std::vector<std::tuple<std::string, DType, Shape>> ins = {
+      {"a", DType::kUint8, {2, 19, 7, 9}}, {"s", DType::kInt8, {2, 19, 1, 1}}, {"h", DType::kUint8, {2, 1, 7, 9}}};
+  for (auto [name, type, shape] : ins) {
+    b.g.inputs.push_back(name);
+    b.g.values[name] = ValueInfo{name, ValueType(type, std::vector<Dim>(shape.begin(), shape.end())), std::nullopt};
+  }
+  b.constant("sa", scalar(0.02f));
+  b.constant("za", code(DType::kUint8, 100));
+  b.constant("ss", scalar(0.03f));
+  b.constant("zs", code(DType::kInt8, -4));
+  b.constant("sc", scalar(0.025f));
+  b.constant("zc", code(DType::kInt8, 3));
+  Tensor eye(DType::kInt8, {19, 19, 1, 1});
+  for (int64_t i = 0; i < 19; ++i) eye.data<int8_t>()[i * 19 + i] = 1;
+  b.constant("w", eye);
+  b.constant("ws", scalar(1.f));
+  b.node("QLinearConv", {"a", "sa", "za", "w", "ws", "", "sa", "za", ""}, {"conv"});            // nhwc
+  b.node("QLinearMul", {"conv", "sa", "za", "s", "ss", "zs", "sc", "zc"}, {"excited"});          // tiled
+  b.node("QLinearAdd", {"conv", "sa", "za", "excited", "sc", "zc", "sc", "zc"}, {"residual"});   // dense
+  b.node("QLinearAdd", {"residual", "sc", "zc", "h", "sa", "za", "sc", "zc"}, {"spatial"});      // generic rows
+  Graph g = b.done({"spatial"});
+  std::map<std::string, Tensor> inputs;
+  for (auto [name, type, shape] : ins) inputs[name] = random_codes(rng, type, shape);
+  auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+  auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+  ASSERT_TRUE(ref.ok() && dnn.ok());
+  auto want = (*ref)->run(inputs);
+  auto got = (*dnn)->run(inputs);
+  ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+  EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 4);
+  EXPECT_EQ(compare_codes(got->at("spatial"), want->at("spatial")).differing, 0);
+}
+
 // QLinearGlobalAveragePool: integer sums on nhwc codes (from an int8 convolution) and on plain codes, bit for bit
 // the reference's result.
 TEST(OneDnnQLinearGlobalAverage, MatchesReferenceExactly) {

@@ -14,11 +14,12 @@ namespace lowbit::onednn {
 namespace {
 
 // One row of n values: a contiguous (step 1), b with step sb (0: broadcast), c contiguous. Templated on the code
-// types so the loop vectorizes.
-template <typename A, typename B, typename C, bool kMul>
+// types so the loop vectorizes, and on b's step when it is 0 or 1 (a runtime step would need gathers).
+template <typename A, typename B, typename C, bool kMul, int kStep>
 inline __attribute__((always_inline)) void qlinear_row_body(const QLinearBinaryParams& p, const void* av,
                                                             const void* bv, int64_t sb, void* cv, int64_t n,
                                                             float* tmp) {
+  if constexpr (kStep >= 0) sb = kStep;
   const A* a = static_cast<const A*>(av);
   const B* b = static_cast<const B*>(bv);
   C* c = static_cast<C*>(cv);
@@ -45,43 +46,71 @@ inline __attribute__((always_inline)) void qlinear_row_body(const QLinearBinaryP
   }
 }
 
-// The same loop for the baseline ISA and for AVX2 (8 lanes), picked at run time. No FMA: contracting
+// The same loop for the baseline ISA, AVX2 (8 lanes) and AVX-512 (16), picked at run time. No FMA: contracting
 // a * b + c would round differently from the reference kernel.
-template <typename A, typename B, typename C, bool kMul>
+template <typename A, typename B, typename C, bool kMul, int kStep>
 void qlinear_row(const QLinearBinaryParams& p, const void* a, const void* b, int64_t sb, void* c, int64_t n,
                  float* tmp) {
-  qlinear_row_body<A, B, C, kMul>(p, a, b, sb, c, n, tmp);
+  qlinear_row_body<A, B, C, kMul, kStep>(p, a, b, sb, c, n, tmp);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
-template <typename A, typename B, typename C, bool kMul>
+template <typename A, typename B, typename C, bool kMul, int kStep>
 __attribute__((target("avx2"))) void qlinear_row_avx2(const QLinearBinaryParams& p, const void* a, const void* b,
                                                       int64_t sb, void* c, int64_t n, float* tmp) {
-  qlinear_row_body<A, B, C, kMul>(p, a, b, sb, c, n, tmp);
+  qlinear_row_body<A, B, C, kMul, kStep>(p, a, b, sb, c, n, tmp);
 }
-bool has_avx2() { return __builtin_cpu_supports("avx2"); }
+// 16 lanes; the same float operations in the same order (no FMA), so the same bits.
+template <typename A, typename B, typename C, bool kMul, int kStep>
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void qlinear_row_avx512(const QLinearBinaryParams& p,
+                                                                              const void* a, const void* b, int64_t sb,
+                                                                              void* c, int64_t n, float* tmp) {
+  qlinear_row_body<A, B, C, kMul, kStep>(p, a, b, sb, c, n, tmp);
+}
+int isa_level() {
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    return 2;
+  return __builtin_cpu_supports("avx2") ? 1 : 0;
+}
 #else
-template <typename A, typename B, typename C, bool kMul>
+template <typename A, typename B, typename C, bool kMul, int kStep>
 void qlinear_row_avx2(const QLinearBinaryParams& p, const void* a, const void* b, int64_t sb, void* c, int64_t n,
                       float* tmp) {
-  qlinear_row_body<A, B, C, kMul>(p, a, b, sb, c, n, tmp);
+  qlinear_row_body<A, B, C, kMul, kStep>(p, a, b, sb, c, n, tmp);
 }
-bool has_avx2() { return false; }
+template <typename A, typename B, typename C, bool kMul, int kStep>
+void qlinear_row_avx512(const QLinearBinaryParams& p, const void* a, const void* b, int64_t sb, void* c, int64_t n,
+                        float* tmp) {
+  qlinear_row_body<A, B, C, kMul, kStep>(p, a, b, sb, c, n, tmp);
+}
+int isa_level() { return 0; }
 #endif
 
 using RowFn = void (*)(const QLinearBinaryParams&, const void*, const void*, int64_t, void*, int64_t, float*);
 
+template <typename A, typename B, typename C, bool kMul, int kStep>
+RowFn row_for_isa() {
+  switch (isa_level()) {
+    case 2: return &qlinear_row_avx512<A, B, C, kMul, kStep>;
+    case 1: return &qlinear_row_avx2<A, B, C, kMul, kStep>;
+    default: return &qlinear_row<A, B, C, kMul, kStep>;
+  }
+}
+template <typename A, typename B, typename C, bool kMul>
+RowFn row_for_step(int64_t step) {
+  return step == 1 ? row_for_isa<A, B, C, kMul, 1>() : step == 0 ? row_for_isa<A, B, C, kMul, 0>()
+                                                                 : row_for_isa<A, B, C, kMul, -1>();
+}
 template <typename A, typename B, typename C>
-RowFn row_for(bool mul) {
-  if (has_avx2()) return mul ? &qlinear_row_avx2<A, B, C, true> : &qlinear_row_avx2<A, B, C, false>;
-  return mul ? &qlinear_row<A, B, C, true> : &qlinear_row<A, B, C, false>;
+RowFn row_for(bool mul, int64_t step) {
+  return mul ? row_for_step<A, B, C, true>(step) : row_for_step<A, B, C, false>(step);
 }
 template <typename A, typename B>
-RowFn row_for(bool mul, bool c_signed) {
-  return c_signed ? row_for<A, B, int8_t>(mul) : row_for<A, B, uint8_t>(mul);
+RowFn row_for(bool mul, int64_t step, bool c_signed) {
+  return c_signed ? row_for<A, B, int8_t>(mul, step) : row_for<A, B, uint8_t>(mul, step);
 }
 template <typename A>
-RowFn row_for(bool mul, bool b_signed, bool c_signed) {
-  return b_signed ? row_for<A, int8_t>(mul, c_signed) : row_for<A, uint8_t>(mul, c_signed);
+RowFn row_for(bool mul, int64_t step, bool b_signed, bool c_signed) {
+  return b_signed ? row_for<A, int8_t>(mul, step, c_signed) : row_for<A, uint8_t>(mul, step, c_signed);
 }
 
 class QLinearBinaryKernel : public Kernel {
@@ -97,6 +126,7 @@ class QLinearBinaryKernel : public Kernel {
     }
     const uint8_t* b = static_cast<const uint8_t*>(b_mem.get_data_handle());
     uint8_t* c = static_cast<uint8_t*>(outputs[0].get_data_handle());
+    if (flat_ || tile_ > 0) return run_dense(a, b, c);
     const size_t rank = dims_.size();
     int64_t outer = 1;
     for (size_t d = 0; d < rank; ++d)
@@ -126,9 +156,39 @@ class QLinearBinaryKernel : public Kernel {
     else rows(0, outer);
   }
 
+  // Dense a (and c): rows as long as a task's chunk, so the loop runs in full vectors (nhwc rows of C codes are
+  // often 24 or 96 long: mostly the scalar remainder). flat_: b has a's shape and layout. tile_ = C: b is
+  // N x C x 1 x 1 against nhwc a (squeeze-excitation), tiled to the chunk's length once per run.
+  void run_dense(const uint8_t* a, const uint8_t* b, uint8_t* c) {
+    constexpr int64_t kChunk = int64_t(1) << 14;
+    const int64_t reps = tile_ > 0 ? std::max<int64_t>(1, kChunk / tile_) : 1;
+    const int64_t chunk = tile_ > 0 ? reps * tile_ : kChunk;
+    const int64_t per_image = (image_size_ + chunk - 1) / chunk;
+    std::vector<uint8_t> tiled;
+    if (tile_ > 0) {
+      tiled.resize(size_t(images_ * chunk));
+      for (int64_t n = 0; n < images_; ++n)
+        for (int64_t r = 0; r < reps; ++r)
+          std::copy_n(b + n * b_image_stride_, tile_, tiled.begin() + n * chunk + r * tile_);
+    }
+    auto tasks = [&](int64_t t0, int64_t t1) {
+      std::vector<float> tmp(static_cast<size_t>(chunk));
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / per_image, e0 = (t % per_image) * chunk;
+        const int64_t off = n * image_size_ + e0, len = std::min(chunk, image_size_ - e0);
+        const uint8_t* bt = tile_ > 0 ? tiled.data() + n * chunk : b + off;
+        row_dense_(p_, a + off, bt, 1, c + off, len, tmp.data());
+      }
+    };
+    if (pool) pool->parallel_for(images_ * per_image, tasks);
+    else tasks(0, images_ * per_image);
+  }
+
   QLinearBinaryParams p_;
   int a_input_ = 0, b_input_ = 3;
-  RowFn row_ = nullptr;
+  RowFn row_ = nullptr, row_dense_ = nullptr;
+  bool flat_ = false;
+  int64_t tile_ = 0, images_ = 1, image_size_ = 0, b_image_stride_ = 0;
   dnnl::reorder b_reorder_;
   memory b_scratch_;
   std::vector<int64_t> dims_, a_strides_, b_strides_;
@@ -199,7 +259,26 @@ std::unique_ptr<Kernel> create_qlinear_binary_kernel(const Node& node, int opset
   const bool a_signed = a.data_type() == memory::data_type::s8, b_signed = b.data_type() == memory::data_type::s8;
   const Tensor* cz = inputs.size() > 7 ? scalar_constant(inputs, 7) : nullptr;
   const bool c_signed = cz ? cz->dtype() == DType::kInt8 : inputs[0].desc.data_type() == memory::data_type::s8;
-  k->row_ = a_signed ? row_for<int8_t>(k->p_.mul, b_signed, c_signed) : row_for<uint8_t>(k->p_.mul, b_signed, c_signed);
+  const int64_t step = sb[k->inner_];
+  k->row_ = a_signed ? row_for<int8_t>(k->p_.mul, step, b_signed, c_signed)
+                     : row_for<uint8_t>(k->p_.mul, step, b_signed, c_signed);
+  // The dense fast paths (run_dense): a dense with the batch outermost.
+  int64_t numel = 1, last = 0;
+  for (size_t d = 0; d < out.size(); ++d) numel *= out[d], last += (out[d] - 1) * sa[d];
+  const bool dense = numel > 0 && last + 1 == numel && (out[0] == 1 || sa[0] == numel / out[0]);
+  if (dense) {
+    k->images_ = out[0];
+    k->image_size_ = numel / out[0];
+    bool same_layout = bshape == out;
+    for (size_t d = 0; same_layout && d < out.size(); ++d) same_layout = out[d] == 1 || sb[d] == sa[d];
+    bool channel_broadcast = out.size() >= 3 && sa[1] == 1 && out[1] > 1 && bshape[0] == out[0] &&
+                             bshape[1] == out[1] && sb[1] == 1;
+    for (size_t d = 2; channel_broadcast && d < out.size(); ++d) channel_broadcast = bshape[d] == 1;
+    k->flat_ = same_layout;
+    if (!same_layout && channel_broadcast) k->tile_ = out[1], k->b_image_stride_ = sb[0];
+    k->row_dense_ = a_signed ? row_for<int8_t>(k->p_.mul, 1, b_signed, c_signed)
+                             : row_for<uint8_t>(k->p_.mul, 1, b_signed, c_signed);
+  }
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = inputs[0].desc;
   k->input_descs[3] = inputs[3].desc;
