@@ -1,4 +1,4 @@
-// Pass fold_conv_scale_shift: a Conv followed by elementwise Mul / Add / Sub / Div with a per-output-channel
+// Pass fold_conv_scale_shift: a Conv or ConvTranspose followed by elementwise Mul / Add / Sub / Div with a per-output-channel
 // constant (a scalar, [C,1,1], [1,C,1,1], ...) is the Conv itself with scaled weights and a shifted bias:
 //   (conv(x, W) + B) * s + t  ==  conv(x, W * s) + (B * s + t)     (s, t per output channel)
 // PaddlePaddle exports keep such affine steps (LearnableAffineBlock, BN exported as Mul + Add), one pass over
@@ -73,11 +73,22 @@ bool compose(const Graph& g, const Node& n, const std::string& y, DType dtype, s
   return true;
 }
 
+// The output channel weight element i feeds: Conv W is M x C/group x k..., ConvTranspose W is C x M/group x k...
+// (element (c, j) feeds output channel (c / (C/group)) * M/group + j).
+int64_t output_channel(const Tensor& w, bool transposed, int64_t group, int64_t i) {
+  const int64_t inner = w.numel() / (w.dim(0) * w.dim(1));
+  if (!transposed) return i / (w.numel() / w.dim(0));
+  const int64_t mg = w.dim(1), c = i / (inner * mg), j = (i / inner) % mg;
+  return (c / (w.dim(0) / group)) * mg + j;
+}
+
 template <typename T>
-void write_folded(const Tensor& w, const Tensor* b, const Affine& a, Tensor& new_w, Tensor& new_b) {
-  const int64_t m = int64_t(a.scale.size()), per_channel = w.numel() / m;
+void write_folded(const Tensor& w, bool transposed, int64_t group, const Tensor* b, const Affine& a, Tensor& new_w,
+                  Tensor& new_b) {
+  const int64_t m = int64_t(a.scale.size());
   T* dw = new_w.data<T>();
-  for (int64_t i = 0; i < w.numel(); ++i) dw[i] = T(w.get_as_double(i) * a.scale[size_t(i / per_channel)]);
+  for (int64_t i = 0; i < w.numel(); ++i)
+    dw[i] = T(w.get_as_double(i) * a.scale[size_t(output_channel(w, transposed, group, i))]);
   T* db = new_b.data<T>();
   for (int64_t k = 0; k < m; ++k) db[k] = T((b ? b->get_as_double(k) : 0.0) * a.scale[size_t(k)] + a.shift[size_t(k)]);
 }
@@ -90,13 +101,16 @@ Status fold_conv_scale_shift(Graph& g, PassContext& ctx) {
   int changes = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& conv = g.nodes[i];
-    if (removed[i] || conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 ||
+    const bool transposed = conv.op_type == "ConvTranspose";
+    if (removed[i] || (conv.op_type != "Conv" && !transposed) || !conv.domain.empty() || conv.outputs.size() != 1 ||
         conv.num_inputs() < 2 || ctx.pinned(conv) || has_fused_attrs(conv))
       continue;
     const Tensor* w = constant_value(g, conv.inputs[1]);
     if (!w || (w->dtype() != DType::kFloat32 && w->dtype() != DType::kFloat64) || w->rank() < 3) continue;
     const Tensor* b = conv.has_input(2) ? constant_value(g, conv.inputs[2]) : nullptr;
-    const int64_t m = w->dim(0);
+    const int64_t group = conv.attr_int("group", 1);
+    if (group < 1 || w->dim(0) % group != 0) continue;
+    const int64_t m = transposed ? w->dim(1) * group : w->dim(0);
     if (m <= 0 || (conv.has_input(2) && (!b || b->dtype() != w->dtype() || b->numel() != m))) continue;
     const ValueInfo* yv = g.find(conv.outputs[0]);
     if (!yv || yv->type.dtype != w->dtype() || !yv->type.has_shape || yv->type.rank() != w->rank()) continue;
@@ -115,9 +129,9 @@ Status fold_conv_scale_shift(Graph& g, PassContext& ctx) {
 
     Tensor new_w(w->dtype(), w->shape()), new_b(w->dtype(), {m});
     if (w->dtype() == DType::kFloat64)
-      write_folded<double>(*w, b, affine, new_w, new_b);
+      write_folded<double>(*w, transposed, group, b, affine, new_w, new_b);
     else
-      write_folded<float>(*w, b, affine, new_w, new_b);
+      write_folded<float>(*w, transposed, group, b, affine, new_w, new_b);
     std::string what;
     for (size_t c : chain) what += (what.empty() ? "" : ", ") + g.nodes[c].describe();
     Node folded = std::move(conv);

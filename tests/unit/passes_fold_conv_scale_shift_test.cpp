@@ -29,6 +29,24 @@ TEST(PassFoldConvScaleShift, MulAddChainOfEveryConstantShapeFoldsIntoTheConv) {
   }
 }
 
+// ConvTranspose (weights C x M/group x k): Paddle's DB head writes its bias as an Add after the layer.
+TEST(PassFoldConvScaleShift, ScaleShiftFoldsIntoAGroupedConvTranspose) {
+  for (int64_t group : {1, 2}) {
+    GraphBuilder b;
+    auto x = b.input("x", {1, 4, 3, 3});
+    auto y = b.node("ConvTranspose", {x, b.random_constant("w", {4, 6 / group, 2, 2})},
+                    {{"group", i64(group)}, {"strides", ints({2, 2})}});
+    y = b.node("Mul", {y, b.random_constant("s", {1, 6, 1, 1}, -2.0f, 2.0f)});
+    y = b.node("Add", {y, b.random_constant("t", {6, 1, 1})});
+    b.output(y);
+    Graph before = b.build(), after = before;
+    run_pass_ok(after, "fold_conv_scale_shift");
+    ASSERT_EQ(after.nodes.size(), 1u) << group;
+    EXPECT_EQ(after.nodes[0].op_type, "ConvTranspose");
+    expect_same_outputs(before, after);
+  }
+}
+
 TEST(PassFoldConvScaleShift, LeavesNonChannelConstantsSharedOutputsAndFusedConvs) {
   GraphBuilder b;
   auto x = b.input("x", {1, 3, 5, 5});
