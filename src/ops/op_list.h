@@ -78,6 +78,7 @@
   X(Reshape,            7, 17, shape_ops, "new shape; 0 copies a dim, -1 infers one (allowzero 14)") \
   X(Flatten,            7, 17, shape_ops, "to 2-D at `axis`") \
   X(Transpose,          7, 17, shape_ops, "permute axes") \
+  X(DepthToSpace,       1, 17, shape_ops, "channel blocks to blocksize x blocksize spatial blocks (DCR, and CRD from 11)") \
   X(Squeeze,            7, 17, shape_ops, "drop size-1 axes (attribute < 13, input >= 13)") \
   X(Unsqueeze,          7, 17, shape_ops, "insert size-1 axes (attribute < 13, input >= 13)") \
   X(Expand,             8, 17, shape_ops, "broadcast to a shape") \

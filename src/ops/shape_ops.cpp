@@ -317,6 +317,30 @@ Status infer_Flatten(InferContext& ctx) {
   return set_checked(ctx, 0, ValueType(x.dtype, {outer, inner}));
 }
 
+// ---- DepthToSpace -----------------------------------------------------------------------------------
+
+Status infer_DepthToSpace(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(1, 1));
+  LB_RETURN_IF_ERROR(expect_storable(ctx, 0));
+  const int64_t b = ctx.node.attr_int("blocksize", 0);
+  if (b < 1) return ctx.fail("attribute 'blocksize' must be >= 1, got ", b);
+  const std::string mode = ctx.node.attr_string("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") return ctx.fail("mode must be DCR or CRD, got '", mode, "'");
+  const ValueType& x = ctx.in(0);
+  if (!x.has_shape) return set_checked(ctx, 0, ValueType(x.dtype, std::vector<Dim>(4, Dim())));
+  if (x.rank() != 4) return ctx.fail("input must be N x C x H x W, got ", x.to_string());
+  std::vector<Dim> out = x.dims;
+  if (x.dims[1].known()) {
+    if (x.dims[1].value % (b * b) != 0)
+      return ctx.fail("channels (", x.dims[1].value, ") must be a multiple of blocksize^2 (", b * b, ")");
+    out[1] = Dim(x.dims[1].value / (b * b));
+  } else {
+    out[1] = Dim();
+  }
+  for (size_t d : {2, 3}) out[d] = x.dims[d].known() ? Dim(x.dims[d].value * b) : Dim();
+  return set_checked(ctx, 0, ValueType(x.dtype, out));
+}
+
 // ---- Transpose --------------------------------------------------------------------------------------
 
 Status infer_Transpose(InferContext& ctx) {

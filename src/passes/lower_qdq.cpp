@@ -2,12 +2,14 @@
 // ONNX Runtime's quantizer and TensorRT's toolkits write it) is turned into integer execution. Runs before
 // constant folding, which would otherwise turn DequantizeLinear(int8 weights) back into float weights.
 //
+//  0. DQ(x) -> ConvTranspose with stride == kernel (upsampling) -> [act] -> Q becomes a 1x1 Conv + DepthToSpace
+//     (lower_qdq_conv_transpose.cpp), which steps 1 and 2 then make integer.
 //  1. DQ(x), DQ(W int8 constant) [, DQ(B int32 constant) or float B] -> Conv -> [Relu | Clip | LeakyRelu ...]
 //     -> Q   becomes one QLinearConv with the activation fused (src/ops/qlinear_requant.h).
 //     Residual blocks, Conv -> [Q -> DQ] -> Add(., DQ(r)) -> [activation] -> Q, become a QLinearConv with
 //     lowbit_residual = 1 and r as inputs 9-11; the Conv output's own rounding and saturation stay exact as
 //     lowbit_conv_scale / lowbit_conv_range (src/ops/qlinear_requant.h), done inside the primitive.
-//  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | Resize(nearest) -> Q with the
+//  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | DepthToSpace | Resize(nearest) -> Q with the
 //     same scale and zero point: the op runs on the int8 codes (exact: these ops only move or select values,
 //     and quantization preserves order). Concat likewise when every input has the output's parameters.
 //  3. int8 activations whose zero point is -128 (one-sided, e.g. post-ReLU ranges) become uint8 with zero
@@ -31,112 +33,19 @@
 #include "quant/quant_math.h"
 #include "passes/graph_rewrite.h"
 #include "passes/pass.h"
+#include "passes/qdq_match.h"
 
 namespace lowbit {
 
 namespace {
 
-// Per-tensor quantization parameters of one Q or DQ node.
-struct TensorQ {
-  std::string codes;  // the int8/uint8 tensor
-  std::string scale, zero_point;  // initializer names (zero_point may be empty: 0 of `dtype`)
-  float s = 0;
-  int32_t z = 0;
-  DType dtype = DType::kUint8;
-  size_t node = 0;  // the Q or DQ node
-};
-
-bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
-
-int32_t int_value(const Tensor& t, int64_t i) { return int32_t(t.get_as_int64(i)); }
-
-// Scale and zero point inputs 1 and 2 of a Q/DQ node, when they are per-tensor constants.
-bool read_params(const Graph& g, const Node& n, DType codes_dtype, TensorQ* q) {
-  const Tensor* s = n.has_input(1) ? constant_value(g, n.inputs[1]) : nullptr;
-  if (!s || s->dtype() != DType::kFloat32 || s->numel() != 1) return false;
-  q->s = s->data<float>()[0];
-  if (!(q->s > 0) || !std::isfinite(q->s)) return false;
-  q->scale = n.inputs[1];
-  q->dtype = codes_dtype;
-  q->z = 0;
-  q->zero_point.clear();
-  if (n.has_input(2)) {
-    const Tensor* z = constant_value(g, n.inputs[2]);
-    if (!z || z->numel() != 1 || (z->dtype() != DType::kInt8 && z->dtype() != DType::kUint8)) return false;
-    q->z = int_value(*z, 0);
-    q->zero_point = n.inputs[2];
-    q->dtype = z->dtype();
-  }
-  return q->dtype == DType::kInt8 || q->dtype == DType::kUint8;
-}
-
-// `value` = DequantizeLinear(activation codes) with per-tensor parameters.
-bool dequantized_activation(const Graph& g, const std::string& value, TensorQ* q) {
-  const ValueInfo* v = g.find(value);
-  if (!v || v->producer < 0) return false;
-  const Node& dq = g.nodes[size_t(v->producer)];
-  if (!is_op(dq, "DequantizeLinear") || constant_value(g, dq.inputs[0])) return false;
-  const ValueInfo* codes = g.find(dq.inputs[0]);
-  if (!codes || !read_params(g, dq, codes->type.dtype, q) || codes->type.dtype != q->dtype) return false;
-  q->codes = dq.inputs[0];
-  q->node = size_t(v->producer);
-  return true;
-}
-
-// Node `ni` is a per-tensor QuantizeLinear to int8/uint8.
-bool quantize_node(const Graph& g, size_t ni, TensorQ* q) {
-  const Node& n = g.nodes[ni];
-  if (!is_op(n, "QuantizeLinear") || n.outputs.size() != 1) return false;
-  if (!read_params(g, n, DType::kUint8, q)) return false;  // ONNX: no zero point means uint8
-  q->codes = n.outputs[0];
-  q->node = ni;
-  return true;
-}
-
-bool same_params(const TensorQ& a, const TensorQ& b) { return a.s == b.s && a.z == b.z && a.dtype == b.dtype; }
-
-// DequantizeLinear node `dqi` undoes exactly the quantization `q` (same per-tensor parameters).
-bool same_params_dq(const Graph& g, size_t dqi, const TensorQ& q) {
-  TensorQ d;
-  return is_op(g.nodes[dqi], "DequantizeLinear") && read_params(g, g.nodes[dqi], q.dtype, &d) && same_params(d, q);
-}
-
-// The only consumer node of `value` (which is not a graph output), or -1.
-int sole_consumer(const GraphUses& uses, const std::string& value) {
-  if (!uses.single_internal_use(value)) return -1;
-  return int(uses.of(value)[0].node);
-}
-
-// A zero point input for a QLinear op: the existing initializer, or a new 0 of the right type.
-std::string zero_point_input(Graph& g, const TensorQ& q) {
-  if (!q.zero_point.empty()) return q.zero_point;
-  Tensor z(q.dtype, {});
-  std::memset(z.raw(), 0, 1);
-  return add_constant(g, q.codes + "_zero_point", std::move(z));
-}
+using namespace qdq;
 
 struct WeightQ {
   std::string codes, scale, zero_point;
   std::vector<float> scales;  // one or one per output channel
   bool zero_offsets = true;
 };
-
-// `value` = DequantizeLinear of constant codes with a constant scale (and zero point, when given).
-struct ConstantDq {
-  const Node* node = nullptr;
-  const Tensor *codes = nullptr, *scale = nullptr, *zero_point = nullptr;
-};
-bool constant_dequantize(const Graph& g, const std::string& value, ConstantDq* out) {
-  const ValueInfo* v = g.find(value);
-  if (!v || v->producer < 0) return false;
-  const Node& dq = g.nodes[size_t(v->producer)];
-  if (!is_op(dq, "DequantizeLinear")) return false;
-  out->node = &dq;
-  out->codes = constant_value(g, dq.inputs[0]);
-  out->scale = dq.has_input(1) ? constant_value(g, dq.inputs[1]) : nullptr;
-  out->zero_point = dq.has_input(2) ? constant_value(g, dq.inputs[2]) : nullptr;
-  return out->codes && out->scale && out->scale->dtype() == DType::kFloat32 && (!dq.has_input(2) || out->zero_point);
-}
 
 // `value` = DequantizeLinear(constant int8/uint8 weights), per tensor or per output channel (axis 0).
 bool dequantized_weight(const Graph& g, const std::string& value, int64_t out_channels, WeightQ* w) {
@@ -316,7 +225,7 @@ bool moves_values_only(const Graph& g, const Node& n) {
   if (op == "Upsample") return n.attr_string("mode", "nearest") == "nearest";
   (void)g;
   return op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze" ||
-         op == "Concat" || op == "Slice" || op == "GlobalMaxPool";
+         op == "Concat" || op == "Slice" || op == "GlobalMaxPool" || op == "DepthToSpace";
 }
 
 // Step 2: data-movement ops between a DQ and a Q with the same parameters run on the codes.
@@ -693,6 +602,9 @@ void report_float_nodes(const Graph& g, PassContext& ctx) {
 
 Status lower_qdq(Graph& g, PassContext& ctx) {
   std::vector<bool> removed(g.nodes.size(), false);
+  if (conv_transpose_as_depth_to_space(g, ctx, removed) > 0)
+    LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
   if (fuse_conv_chains(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (move_codes(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));

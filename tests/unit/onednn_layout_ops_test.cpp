@@ -1,4 +1,4 @@
-// oneDNN ConvTranspose, nearest Resize and Concat vs the reference kernels, on random odd shapes and on
+// oneDNN ConvTranspose, nearest Resize, DepthToSpace and Concat vs the reference kernels, on random odd shapes and on
 // blocked inputs (a Conv in front), rtol 1e-4. Also checks which geometries stay on the reference kernel.
 #include <gtest/gtest.h>
 
@@ -97,6 +97,22 @@ TEST(OneDnnResize, NearestIntegerScales) {
            {{"mode", str(c.mode)}, {"coordinate_transformation_mode", str(c.coord)}, {"nearest_mode", str(c.nearest)}});
     EXPECT_EQ(compare_backends(b.done({"y"}), {{"x", random_tensor(rng, {2, 5, 7, 11})}}), c.onednn ? 2 : 1);
   }
+}
+
+// DepthToSpace on a blocked Conv output (reordered to nhwc) and on the plain input: DCR on oneDNN's side (row
+// copies), CRD on the reference kernel.
+TEST(OneDnnDepthToSpace, DcrRunsOnNhwcCopiesCrdStaysReference) {
+  std::mt19937 rng(seed_for("OneDnnDepthToSpace.DcrRunsOnNhwcCopiesCrdStaysReference"));
+  for (const std::string mode : {"DCR", "CRD"})
+    for (int64_t block : {2, 3}) {
+      SCOPED_TRACE(mode + " " + std::to_string(block));
+      GraphBuilder b;
+      b.input("x", {2, 5, 4, 7});
+      b.constant("w", random_tensor(rng, {3 * block * block, 5, 1, 1}));
+      b.node("Conv", {"x", "w"}, {"c"});
+      b.node("DepthToSpace", {"c"}, {"y"}, {{"blocksize", int1(block)}, {"mode", str(mode)}});
+      EXPECT_EQ(compare_backends(b.done({"y"}), {{"x", random_tensor(rng, {2, 5, 4, 7})}}, 1e-6), mode == "DCR" ? 2 : 1);
+    }
 }
 
 // Concat of blocked and plain inputs with odd channel counts, on the channel axis and others.

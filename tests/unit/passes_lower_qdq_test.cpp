@@ -215,6 +215,41 @@ TEST(PassLowerQdq, ConcatOfDifferentlyQuantizedInputsRequantizesByTables) {
   expect_exact_on_reference(before, after);
 }
 
+// The upsampling ConvTranspose of a DB / U-Net head (stride == kernel): a 1x1 QLinearConv with b*b*M channels and
+// DepthToSpace on codes. Per-channel weights with an int32 bias and Relu (24 -> 24 in the detector), and per-tensor
+// weights with one output channel and no activation (its last layer).
+TEST(PassLowerQdq, UpsamplingConvTransposeBecomesQLinearConvAndDepthToSpace) {
+  for (int variant = 0; variant < 2; ++variant) {
+    SCOPED_TRACE(variant);
+    const int64_t c = 6, m = variant == 0 ? 5 : 1, k = 2;
+    QdqBuilder q;
+    auto x = q.qdq(q.b.input("x", {2, c, 3, 4}), 0.02f, DType::kUint8, 0);
+    Tensor w(DType::kInt8, {c, m, k, k});
+    std::uniform_int_distribution<int> wd(-127, 127);
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
+    Tensor ws(DType::kFloat32, {variant == 0 ? m : 1});
+    for (int64_t i = 0; i < ws.numel(); ++i) ws.data<float>()[i] = 0.003f + 0.001f * float(i);
+    std::vector<std::string> ins = {
+        x, q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(1)}})};
+    if (variant == 0) {
+      Tensor bq(DType::kInt32, {m}), bs(DType::kFloat32, {m});
+      for (int64_t i = 0; i < m; ++i) bq.data<int32_t>()[i] = int32_t(i * 300 - 500), bs.data<float>()[i] = 0.02f * ws.data<float>()[i];
+      ins.push_back(q.b.node("DequantizeLinear", {q.b.constant("bq", bq), q.b.constant("bs", bs)}, {{"axis", i64(0)}}));
+    }
+    auto y = q.b.node("ConvTranspose", ins, {{"strides", ints({k, k})}, {"kernel_shape", ints({k, k})}});
+    if (variant == 0) y = q.b.node("Relu", {y});
+    q.b.output(q.qdq(y, 0.01f, DType::kInt8, variant == 0 ? -128 : 5));
+    Graph before = q.b.build(), after = before;
+    run_pass_ok(after, "lower_qdq");
+    run_pass_ok(after, "eliminate_dead_code");
+    EXPECT_EQ(count_op(after, "ConvTranspose"), 0);
+    EXPECT_EQ(count_op(after, "QLinearConv"), 1);
+    EXPECT_EQ(count_op(after, "DepthToSpace"), 1);
+    EXPECT_EQ(count_op(after, "Relu"), 0);  // fused into the QLinearConv
+    expect_close_to_simulation(before, after, 0.01f, 1, 0.05);
+  }
+}
+
 TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
   QdqBuilder q;
   auto a = q.qdq(q.b.input("a", {2, 6, 24}), 0.02f, DType::kUint8, 128);

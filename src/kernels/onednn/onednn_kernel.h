@@ -111,6 +111,9 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
 std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                                const std::vector<Shape>& output_shapes);
 // QLinearAdd / QLinearMul on strided int8 layouts (src/kernels/onednn/qlinear_binary.cpp).
+// DepthToSpace (DCR) on an nhwc copy of its input, any element type.
+std::unique_ptr<Kernel> create_depth_to_space_kernel(const Node& node, const std::vector<KernelInput>& inputs,
+                                                     const std::vector<Shape>& output_shapes);
 // QLinearGlobalAveragePool on an unblocked int8/uint8 input (nhwc or plain): integer sums on the plan's pool.
 std::unique_ptr<Kernel> create_qlinear_global_average_kernel(const Node& node, const std::vector<KernelInput>& inputs,
                                                              const std::vector<Shape>& output_shapes);

@@ -1,5 +1,5 @@
 // Reference kernels for the shape & data-movement family, part 1: Concat, Split, Gather, Shape,
-// Size, Reshape, Flatten, Transpose, Squeeze, Unsqueeze. They copy bytes by element size, so every
+// Size, Reshape, Flatten, DepthToSpace, Transpose, Squeeze, Unsqueeze. They copy bytes by element size, so every
 // dtype works. Outputs arrive allocated with the inferred shapes; kernels read sizes from them.
 #include <algorithm>
 #include <cstring>
@@ -155,6 +155,19 @@ Status ref_Reshape(KernelContext& ctx) { return copy_input(ctx); }
 Status ref_Flatten(KernelContext& ctx) { return copy_input(ctx); }
 Status ref_Squeeze(KernelContext& ctx) { return copy_input(ctx); }
 Status ref_Unsqueeze(KernelContext& ctx) { return copy_input(ctx); }
+
+// DepthToSpace: the output, viewed as N x C' x H x b x W x b (row-major), reads input channel (by*b + bx)*C' + c
+// (DCR) or c*b*b + by*b + bx (CRD) at pixel (y, x): one strided copy.
+Status ref_DepthToSpace(KernelContext& ctx) {
+  const Tensor& x = ctx.in(0);
+  const int64_t b = ctx.node.attr_int("blocksize", 1), n = x.dim(0), c = x.dim(1) / (b * b), h = x.dim(2),
+                w = x.dim(3), plane = h * w;
+  const bool dcr = ctx.node.attr_string("mode", "DCR") == "DCR";
+  const std::vector<int64_t> strides = {x.dim(1) * plane, (dcr ? 1 : b * b) * plane, w, (dcr ? b * c : b) * plane,
+                                        1, (dcr ? c : 1) * plane};
+  strided_copy(ctx, x.raw(), ctx.out(0).raw(), dtype_size(x.dtype()), Shape{n, c, h, b, w, b}, strides, 0);
+  return Status::Ok();
+}
 
 Status ref_Transpose(KernelContext& ctx) {
   const Tensor& x = ctx.in(0);
