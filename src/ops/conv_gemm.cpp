@@ -301,4 +301,33 @@ Status infer_QLinearMatMul(InferContext& ctx) {
   return Status::Ok();
 }
 
+// MatMulIntegerToFloat (ONNX Runtime's com.microsoft op; lower_qdq writes it for a Gemm / MatMul of a dequantized
+// activation and int8 weights whose output stays float, e.g. a classifier's logits):
+//   A, B, a_scale, b_scale[, a_zero_point, b_zero_point, bias]   Y = (A - a_zp)(B - b_zp) * a_scale * b_scale + bias
+// a per tensor; b and bias per tensor or per column of B.
+Status infer_MatMulIntegerToFloat(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(4, 7));
+  const auto q8 = {DType::kInt8, DType::kUint8};
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(0, q8));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(1, q8));
+  const ValueType &a = ctx.in(0), &b = ctx.in(1);
+  const Dim cols = b.has_shape && b.rank() >= 2 ? b.dims[b.rank() - 1] : Dim();
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(2, {DType::kFloat32}));
+  LB_RETURN_IF_ERROR(ctx.expect_dtype(3, {DType::kFloat32}));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 2, "a_scale", {DType::kFloat32}, Dim(1)));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 3, "b_scale", {DType::kFloat32}, cols));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 4, "a_zero_point", {a.dtype}, Dim(1)));
+  LB_RETURN_IF_ERROR(check_qparam(ctx, 5, "b_zero_point", {b.dtype}, cols));
+  if (ctx.has_input(6)) {
+    LB_RETURN_IF_ERROR(ctx.expect_dtype(6, {DType::kFloat32}));
+    const ValueType& bias = ctx.in(6);
+    if (bias.has_shape && (bias.rank() != 1 || (cols.known() && bias.dims[0].known() && bias.dims[0].value != cols.value)))
+      return ctx.fail("bias ('", ctx.node.inputs[6], "') ", bias.to_string(), " must be 1-D with one value per column");
+  }
+  LB_ASSIGN_OR_RETURN(ValueType out, matmul_output_type(ctx, 0, 1, DType::kFloat32));
+  ctx.set_output(0, out);
+  return Status::Ok();
+}
+
 }  // namespace lowbit
+

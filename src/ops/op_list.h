@@ -54,6 +54,7 @@
   X(QLinearMul,        10, 17, qlinear_binary, "C = quantize(dequantize(A) * dequantize(B)), broadcasting; fused activation") \
   X(QLinearGlobalAveragePool, 10, 17, qlinear_binary, "Y = quantize(mean over spatial dims of dequantize(X)), exact integer sum") \
   X(QLinearMatMul,     10, 17, conv_gemm, "quantized MatMul: int8/uint8 A and B (per-row a, per-column b scales), requantized output") \
+  X(MatMulIntegerToFloat, 10, 17, conv_gemm, "float Y = (A - a_zp)(B - b_zp) * a_scale * b_scale + bias: int8 matmul, float output") \
   X(QLinearConv,       10, 17, conv_gemm, "quantized Conv: int8/uint8 X and W, int32 bias, requantized output (per-channel w_scale)") \
   X(ConvTranspose,      7, 17, conv_gemm, "N-d transposed convolution: groups, output_padding, output_shape") \
   X(Gemm,               7, 17, conv_gemm, "alpha*op(A)*op(B) + beta*C") \

@@ -21,6 +21,7 @@
 //  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
 //  6. DQ(x) -> GlobalAveragePool -> Q becomes QLinearGlobalAveragePool (exact integer sums).
 //  7. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
+//  8. DQ(a) -> Gemm | MatMul(., DQ(constant int8 B)) with a float output becomes MatMulIntegerToFloat.
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
 #include <algorithm>
 #include <cmath>
@@ -563,6 +564,80 @@ int matmul_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
+// Step 8: DQ(a) -> Gemm | MatMul with DQ(constant int8 weights) whose output stays float (a classifier's logits)
+// -> MatMulIntegerToFloat: the int8 matmul with a float output and the bias added after the scaling. Gemm needs
+// alpha = beta = 1 and no transA; transB weights are stored transposed once. Weights per tensor or per column.
+int float_matmuls(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
+  int changes = 0;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    const Node& n = g.nodes[ni];
+    const bool gemm = is_op(n, "Gemm");
+    if (removed[ni] || ctx.pinned(n) || !(gemm || is_op(n, "MatMul")) || n.num_inputs() < 2 || n.outputs.size() != 1)
+      continue;
+    if (gemm && (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.f) != 1.f ||
+                 (n.has_input(2) && n.attr_float("beta", 1.f) != 1.f)))
+      continue;
+    const bool trans_b = gemm && n.attr_int("transB", 0) != 0;
+    TensorQ a;
+    ConstantDq b;
+    if (!dequantized_activation(g, n.inputs[0], &a) || !constant_dequantize(g, n.inputs[1], &b)) continue;
+    const Tensor *codes = b.codes, *scale = b.scale;
+    const ValueInfo* av = g.find(n.inputs[0]);
+    if (codes->rank() != 2 || codes->dtype() != DType::kInt8 || !av || !av->type.has_shape ||
+        av->type.rank() < 2 || (gemm && av->type.rank() != 2))
+      continue;
+    const int64_t k = codes->dim(trans_b ? 1 : 0), cols = codes->dim(trans_b ? 0 : 1);
+    if (scale->numel() != 1 && !(scale->numel() == cols && b.node->attr_int("axis", 1) == (trans_b ? 0 : 1))) continue;
+    bool zero_b = true;
+    if (b.zero_point) {
+      if (b.zero_point->numel() != scale->numel() || b.zero_point->dtype() != DType::kInt8) continue;
+      for (int64_t i = 0; i < b.zero_point->numel(); ++i) zero_b = zero_b && int_value(*b.zero_point, i) == 0;
+    }
+    if (!zero_b) continue;
+    // The bias as float values per column: a float constant, or DQ(int32) evaluated as the reference DQ does.
+    std::vector<float> bias;
+    if (gemm && n.has_input(2)) {
+      const Tensor* c = constant_value(g, n.inputs[2]);
+      ConstantDq cq;
+      if (c && c->dtype() == DType::kFloat32 && (c->numel() == cols || c->numel() == 1) && c->rank() <= 2) {
+        for (int64_t j = 0; j < cols; ++j) bias.push_back(c->data<float>()[c->numel() == 1 ? 0 : j]);
+      } else if (!c && constant_dequantize(g, n.inputs[2], &cq) && cq.codes->dtype() == DType::kInt32 &&
+                 cq.codes->numel() == cols && (cq.scale->numel() == 1 || cq.scale->numel() == cols) &&
+                 (!cq.zero_point || cq.zero_point->numel() == cq.scale->numel())) {
+        for (int64_t j = 0; j < cols; ++j) {
+          const int64_t p = cq.scale->numel() == 1 ? 0 : j;
+          bias.push_back(quant::dequantize_value<int32_t>(cq.codes->data<int32_t>()[j], cq.scale->data<float>()[p],
+                                                          cq.zero_point ? int_value(*cq.zero_point, p) : 0));
+        }
+      } else {
+        continue;
+      }
+    }
+    std::string weights = b.node->inputs[0];
+    if (trans_b) {  // K x N, once
+      Tensor t(DType::kInt8, {k, cols});
+      for (int64_t r = 0; r < k; ++r)
+        for (int64_t j = 0; j < cols; ++j) t.data<int8_t>()[r * cols + j] = codes->data<int8_t>()[j * k + r];
+      weights = add_constant(g, weights + "_KxN", std::move(t));
+    }
+    Node q;
+    q.op_type = "MatMulIntegerToFloat";
+    q.name = n.name;
+    q.inputs = {a.codes, weights, a.scale, b.node->inputs[1], zero_point_input(g, a)};
+    if (!bias.empty()) {
+      Tensor t(DType::kFloat32, {cols});
+      std::copy(bias.begin(), bias.end(), t.data<float>());
+      q.inputs.push_back("");  // b_zero_point: 0
+      q.inputs.push_back(add_constant(g, n.name + "_bias", std::move(t)));
+    }
+    q.outputs = n.outputs;
+    ctx.note(str_cat(n.describe(), " -> MatMulIntegerToFloat (", dtype_name(a.dtype), " x int8 -> float32)"));
+    g.nodes[ni] = std::move(q);
+    ++changes;
+  }
+  return changes;
+}
+
 // Notes (not counted as changes) for the nodes of a QDQ graph that still run in float, and why.
 // They go first: "which layers did not run in INT8, and why" is the question the report answers.
 void report_float_nodes(const Graph& g, PassContext& ctx) {
@@ -622,6 +697,8 @@ Status lower_qdq(Graph& g, PassContext& ctx) {
   if (average_pools(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   removed.assign(g.nodes.size(), false);
   if (matmul_ops(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
+  removed.assign(g.nodes.size(), false);
+  if (float_matmuls(g, ctx, removed) > 0) LB_RETURN_IF_ERROR(commit_rewrite(g, removed, ctx.report.pass));
   if (ctx.report.changes > 0) report_float_nodes(g, ctx);
   return Status::Ok();
 }

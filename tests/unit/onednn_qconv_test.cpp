@@ -383,6 +383,37 @@ TEST(OneDnnQMatMul, MatchesReference) {
     }
 }
 
+// MatMulIntegerToFloat with constant int8 weights: oneDNN's int8 matmul with a float output (scales, bias post-op,
+// a zero point on A) against the reference's exact integer sums, to float rounding.
+TEST(OneDnnMatMulIntegerToFloat, MatchesReference) {
+  std::mt19937 rng(seed_for("OneDnnMatMulIntegerToFloat.MatchesReference"));
+  for (bool per_column : {false, true}) {
+    GraphBuilder b;
+    b.g.inputs.push_back("a");
+    b.g.values["a"] = ValueInfo{"a", ValueType(DType::kUint8, {Dim(4), Dim(37)}), std::nullopt};
+    b.constant("w", random_codes(rng, DType::kInt8, {37, 19}));
+    b.constant("sa", scalar(0.02f));
+    Tensor sw(DType::kFloat32, {per_column ? 19 : 1});
+    for (int64_t i = 0; i < sw.numel(); ++i) sw.data<float>()[i] = 0.003f + 0.0005f * float(i % 7);
+    b.constant("sw", sw);
+    b.constant("za", code(DType::kUint8, 120));
+    b.constant("bias", random_tensor(rng, {19}));
+    b.node("MatMulIntegerToFloat", {"a", "w", "sa", "sw", "za", "", "bias"}, {"y"});
+    Graph g = b.done({"y"});
+    std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, {4, 37})}};
+    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+    ASSERT_TRUE(ref.ok() && dnn.ok());
+    auto want = (*ref)->run(inputs);
+    auto got = (*dnn)->run(inputs);
+    ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+    EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 1);
+    const Tensor &w = want->at("y"), &o = got->at("y");
+    for (int64_t i = 0; i < w.numel(); ++i)
+      EXPECT_NEAR(o.data<float>()[i], w.data<float>()[i], 1e-5 * std::max(1.0f, std::fabs(w.data<float>()[i]))) << i;
+  }
+}
+
 // Malformed quantized nodes in a user's model: one clear message naming the node and the input at fault, found
 // when the model is validated (never an out-of-bounds read in a kernel).
 TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
@@ -396,6 +427,7 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
            {"QLinearConv", "input 2 ('zw')", {"x", "s1", "zw", "w", "s1", "", "s1", "zx", ""}},  // int8 zp for uint8 x
            {"QLinearAdd", "scale", {"x", "s3", "zx", "x", "s1", "zx", "s1", "zx"}},           // 3 values
            {"QLinearMatMul", "b_scale", {"m", "s1", "zx", "b", "s3", "zw", "s1", "zx"}},     // 3 scales, 4 columns
+           {"MatMulIntegerToFloat", "b_scale", {"m", "b", "s1", "s3"}},                        // 3 scales, 4 columns
            {"QLinearGlobalAveragePool", "scale", {"x", "s3", "zx", "s1", "zx"}},               // 3 values
            {"QLinearGlobalAveragePool", "input 2 ('zw')", {"x", "s1", "zw", "s1", "zx"}},     // int8 zp for uint8 x
        }) {

@@ -268,6 +268,34 @@ TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
   expect_close_to_simulation(before, after, 0.05f, 1, 0.05);
 }
 
+// A classifier head: Gemm (transB, per-row weight scales, int32 bias) and MatMul (per-tensor, 3-D activation) whose
+// float outputs are graph outputs become MatMulIntegerToFloat; the float simulation sums rounded float products.
+TEST(PassLowerQdq, GemmAndMatMulWithFloatOutputsBecomeMatMulIntegerToFloat) {
+  QdqBuilder q;
+  std::uniform_int_distribution<int> wd(-127, 127);
+  auto a = q.qdq(q.b.input("a", {3, 24}), 0.02f, DType::kUint8, 0);
+  Tensor w(DType::kInt8, {10, 24}), ws(DType::kFloat32, {10}), bq(DType::kInt32, {10}), bs(DType::kFloat32, {10});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
+  for (int64_t i = 0; i < 10; ++i) {
+    ws.data<float>()[i] = 0.004f + 0.001f * float(i);
+    bs.data<float>()[i] = 0.02f * ws.data<float>()[i];
+    bq.data<int32_t>()[i] = int32_t(i * 97 - 400);
+  }
+  auto wdq = q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(0)}});
+  auto bdq = q.b.node("DequantizeLinear", {q.b.constant("bq", bq), q.b.constant("bs", bs)}, {{"axis", i64(0)}});
+  q.b.output(q.b.node("Gemm", {a, wdq, bdq}, {{"transB", i64(1)}}));
+  auto m = q.qdq(q.b.input("m", {2, 5, 24}), 0.03f, DType::kInt8, 3);
+  Tensor v(DType::kInt8, {24, 7});
+  for (int64_t i = 0; i < v.numel(); ++i) v.data<int8_t>()[i] = int8_t(wd(q.rng));
+  q.b.output(q.b.node("MatMul", {m, q.b.node("DequantizeLinear", {q.b.constant("v", v), q.b.constant("vs", scalar(0.005f))})}));
+  Graph before = q.b.build(), after = before;
+  run_pass_ok(after, "lower_qdq");
+  run_pass_ok(after, "eliminate_dead_code");
+  EXPECT_EQ(count_op(after, "MatMulIntegerToFloat"), 2);
+  EXPECT_EQ(count_op(after, "Gemm") + count_op(after, "MatMul"), 0);
+  expect_close_to_simulation(before, after, 1e-4f, 1, 1);
+}
+
 // Found by fuzz_import (fuzz/regressions/fuzz_import/lower_qdq_nan_bias.onnx): a NaN bias has no int32 form;
 // converting it was undefined behaviour. The Conv now stays a float simulation.
 TEST(PassLowerQdq, NanBiasLeavesTheConvFloat) {

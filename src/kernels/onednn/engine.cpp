@@ -121,7 +121,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
   const bool integer_aware = op == "QLinearConv" || op == "QLinearMatMul" || op == "DequantizeLinear" ||
                              op == "MaxPool" ||
                              op == "GlobalMaxPool" || op == "Gather" || op == "QLinearAdd" || op == "QLinearMul" ||
-                             op == "QLinearGlobalAveragePool" || op == "DepthToSpace" ||
+                             op == "QLinearGlobalAveragePool" || op == "DepthToSpace" || op == "MatMulIntegerToFloat" ||
                              op == "Resize" || op == "Upsample" || op == "Concat";
   for (auto& in : inputs)
     if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
@@ -136,6 +136,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
       return create_quantize_kernel(node, opset, inputs, output_shapes);
     if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);
     if (op == "QLinearAdd" || op == "QLinearMul") return create_qlinear_binary_kernel(node, opset, inputs, output_shapes);
+    if (op == "MatMulIntegerToFloat") return create_matmul_integer_to_float_kernel(inputs, output_shapes);
     if (op == "DepthToSpace") return create_depth_to_space_kernel(node, inputs, output_shapes);
     if (op == "QLinearGlobalAveragePool") return create_qlinear_global_average_kernel(node, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);

@@ -114,6 +114,9 @@ std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, cons
 // DepthToSpace (DCR) on an nhwc copy of its input, any element type.
 std::unique_ptr<Kernel> create_depth_to_space_kernel(const Node& node, const std::vector<KernelInput>& inputs,
                                                      const std::vector<Shape>& output_shapes);
+// MatMulIntegerToFloat with constant int8 B: the int8 matmul, float output, bias as a post-op.
+std::unique_ptr<Kernel> create_matmul_integer_to_float_kernel(const std::vector<KernelInput>& inputs,
+                                                              const std::vector<Shape>& output_shapes);
 // QLinearGlobalAveragePool on an unblocked int8/uint8 input (nhwc or plain): integer sums on the plan's pool.
 std::unique_ptr<Kernel> create_qlinear_global_average_kernel(const Node& node, const std::vector<KernelInput>& inputs,
                                                              const std::vector<Shape>& output_shapes);

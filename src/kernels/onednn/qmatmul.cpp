@@ -21,11 +21,12 @@ class QMatMulKernel : public Kernel {
         {DNNL_ARG_DST, outputs[0]}};
     if (src_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = src_zp_;
     if (dst_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = dst_zp_;
+    if (bias_) args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = bias_;
     prim_.execute(stream, args);
   }
   dnnl::matmul prim_;
   memory::desc src_md_;
-  memory weights_, src_zp_, dst_zp_;
+  memory weights_, src_zp_, dst_zp_, bias_;  // bias_: MatMulIntegerToFloat's, a binary post-op operand
 };
 
 }  // namespace
@@ -83,6 +84,73 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
   stream.wait();
   if (a_zero != 0) k->src_zp_ = zero_point_memory(a_zero);
   if (y_zero != 0) k->dst_zp_ = zero_point_memory(y_zero);
+  k->input_descs.assign(inputs.size(), memory::desc());
+  k->input_descs[0] = a.desc;
+  k->output_descs = {pd.dst_desc()};
+  return k;
+}
+
+// MatMulIntegerToFloat with constant int8 B (zero point 0): the same int8 matmul with a float output, output
+// scales a_scale * b_scale[n] and the bias as a binary add post-op (after the scaling, as the reference adds it).
+std::unique_ptr<Kernel> create_matmul_integer_to_float_kernel(const std::vector<KernelInput>& inputs,
+                                                              const std::vector<Shape>& output_shapes) {
+  if (inputs.size() < 4 || output_shapes.size() != 1) return nullptr;
+  const KernelInput& a = inputs[0];
+  const Tensor* b = inputs[1].constant;
+  const Tensor *sa = scalar_constant(inputs, 2), *sb = inputs[3].constant;
+  if (a.constant || a.desc.data.ndims == 0 || !b || b->dtype() != DType::kInt8 || !sa || !sb) return nullptr;
+  if (a.desc.data_type() != dt::s8 && a.desc.data_type() != dt::u8) return nullptr;
+  if (!is_plain(a.desc)) return nullptr;
+  if (inputs.size() > 4 && inputs[4].desc.data.ndims != 0 && !scalar_constant(inputs, 4)) return nullptr;
+  if (inputs.size() > 5 && inputs[5].desc.data.ndims != 0) {
+    const Tensor* zb = inputs[5].constant;
+    if (!zb) return nullptr;
+    for (int64_t i = 0; i < zb->numel(); ++i)
+      if (zb->get_as_int64(i) != 0) return nullptr;
+  }
+  const Tensor* bias = inputs.size() > 6 && inputs[6].desc.data.ndims != 0 ? inputs[6].constant : nullptr;
+  if (inputs.size() > 6 && inputs[6].desc.data.ndims != 0 && !bias) return nullptr;
+  const Shape as = desc_shape(a.desc), bs = b->shape(), ys = output_shapes[0];
+  if (as.size() < 2 || bs.size() != 2 || ys.size() != as.size()) return nullptr;
+  const int64_t n = bs[1];
+  if (sb->numel() != 1 && sb->numel() != n) return nullptr;
+  if (bias && bias->numel() != n) return nullptr;
+  std::vector<float> scales(size_t(sb->numel()));
+  for (int64_t j = 0; j < sb->numel(); ++j) scales[size_t(j)] = sa->data<float>()[0] * sb->data<float>()[j];
+  const int rank = int(as.size());
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(scales.size() == 1 ? 0 : 1 << (rank - 1), scales);
+  const Tensor* za = inputs.size() > 4 ? scalar_constant(inputs, 4) : nullptr;
+  const int32_t a_zero = za ? int32_t(za->get_as_int64(0)) : 0;
+  if (a_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+  memory::dims bias_dims(size_t(rank), 1);
+  bias_dims.back() = n;
+  const memory::desc bias_plain = plain_desc(Shape(bias_dims.begin(), bias_dims.end()));
+  if (bias) {
+    dnnl::post_ops ops;
+    ops.append_binary(dnnl::algorithm::binary_add, bias_plain);
+    attr.set_post_ops(ops);
+  }
+  memory::dims w_dims(size_t(rank), 1);
+  w_dims[size_t(rank) - 2] = bs[0];
+  w_dims[size_t(rank) - 1] = bs[1];
+  const memory::desc w_any(w_dims, dt::s8, memory::format_tag::any);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plain_desc(as, a.desc.data_type()), w_any, plain_desc(ys)), attr,
+                                  cpu_engine());
+  auto k = std::make_unique<QMatMulKernel>();
+  k->prim_ = dnnl::matmul(pd);
+  k->src_md_ = pd.src_desc();
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  memory user_w(plain_desc(Shape(w_dims.begin(), w_dims.end()), dt::s8), eng, const_cast<void*>(b->raw()));
+  k->weights_ = memory(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
+  stream.wait();
+  if (a_zero != 0) k->src_zp_ = zero_point_memory(a_zero);
+  if (bias) {
+    k->bias_ = memory(bias_plain, eng);
+    std::memcpy(k->bias_.get_data_handle(), bias->raw(), size_t(n) * sizeof(float));
+  }
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = a.desc;
   k->output_descs = {pd.dst_desc()};

@@ -1,4 +1,4 @@
-// Reference kernels for Conv, ConvTranspose, QLinearConv, Gemm and MatMul. All heavy lifting goes through gemm() (gemm.h):
+// Reference kernels for Conv, ConvTranspose, QLinearConv, Gemm, MatMul, QLinearMatMul and MatMulIntegerToFloat. All heavy lifting goes through gemm() (gemm.h):
 //   Conv           = W (M x C*k) * im2col(X) (C*k x out positions); 1x1 stride-1 convs multiply X directly,
 //                    depthwise convs (one input channel per group) use a direct loop instead.
 //   ConvTranspose  = col2im(W^T (M*k x C) * X (C x in positions)).
@@ -606,6 +606,41 @@ Status qlinear_matmul_kernel(KernelContext& ctx) {
         for (int64_t k = 0; k < k_depth; ++k) acc += int64_t(a_row[k]) * b_mat[k * n_cols + n];
         const float v = float(acc) * (sa[size_t(m)] * sb[size_t(n)] / sy[size_t(m)]);
         y.data<Y>()[r * n_cols + n] = quant::round_and_saturate<Y>(v, int32_t(zy[size_t(m)]));
+      }
+    }
+  }, 1);
+  return Status::Ok();
+}
+
+// MatMulIntegerToFloat: exact integer dot products of the centred codes, then one float multiply and add per
+// value: float(acc) * (a_scale * b_scale[n]) + bias[n]. One B (2-D) for every A matrix.
+Status ref_MatMulIntegerToFloat(KernelContext& ctx) {
+  const Tensor &a = ctx.in(0), &b = ctx.in(1);
+  Tensor& y = ctx.out(0);
+  if (b.rank() != 2) return ctx.fail("B must be 2-D (one weight matrix), got rank ", b.rank());
+  const int64_t k_depth = b.dim(0), n_cols = b.dim(1), rows = k_depth > 0 ? a.numel() / k_depth : 0;
+  const Tensor& bs = ctx.in(3);
+  if (bs.numel() != 1 && bs.numel() != n_cols) return ctx.fail("b_scale must have 1 or ", n_cols, " values");
+  if (ctx.has_input(5) && ctx.in(5).numel() != 1 && ctx.in(5).numel() != n_cols)
+    return ctx.fail("b_zero_point must have 1 or ", n_cols, " values");
+  const float a_scale = ctx.in(2).data<float>()[0];
+  const int32_t a_zero = ctx.has_input(4) ? get_code(ctx.in(4), 0) : 0;
+  const std::vector<int32_t> b_zero = zero_points(ctx, 5, n_cols);
+  std::vector<float> scale(static_cast<size_t>(n_cols)), bias(static_cast<size_t>(n_cols), 0.f);
+  for (int64_t n = 0; n < n_cols; ++n) {
+    scale[size_t(n)] = a_scale * bs.data<float>()[bs.numel() == 1 ? 0 : n];
+    if (ctx.has_input(6)) bias[size_t(n)] = ctx.in(6).data<float>()[n];
+  }
+  std::vector<int32_t> bc(static_cast<size_t>(b.numel()));
+  for (int64_t i = 0; i < b.numel(); ++i) bc[size_t(i)] = get_code(b, i) - b_zero[size_t(i % n_cols)];
+  ctx.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<int32_t> row(static_cast<size_t>(k_depth));
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t k = 0; k < k_depth; ++k) row[size_t(k)] = get_code(a, r * k_depth + k) - a_zero;
+      for (int64_t n = 0; n < n_cols; ++n) {
+        int64_t acc = 0;
+        for (int64_t k = 0; k < k_depth; ++k) acc += int64_t(row[size_t(k)]) * bc[size_t(k * n_cols + n)];
+        y.data<float>()[r * n_cols + n] = float(acc) * scale[size_t(n)] + bias[size_t(n)];
       }
     }
   }, 1);
