@@ -121,16 +121,6 @@ class Matcher {
   const std::vector<bool>& removed_;
 };
 
-Node make_node(const std::string& name, const std::string& op, std::vector<std::string> inputs,
-               std::vector<std::string> outputs) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  return n;
-}
-
 void set_float(Node& n, const char* attr, double v) { n.attrs[attr] = Attribute::of_float(float(v)); }
 
 }  // namespace
@@ -158,15 +148,14 @@ Status fuse_hardswish_pattern(Graph& g, PassContext& ctx) {
           return false;
     Node out;
     if (swish) {
-      const std::string gate = unique_value_name(g, last.outputs[0] + "_hardsigmoid");
-      g.values[gate].name = gate;
-      Node hsn = make_node(last.name + "_hardsigmoid", "HardSigmoid", {hs.x}, {gate});
+      const std::string gate = add_value(g, last.outputs[0] + "_hardsigmoid");
+      Node hsn = make_node("HardSigmoid", last.name + "_hardsigmoid", {hs.x}, {gate});
       set_float(hsn, "alpha", hs.alpha);
       set_float(hsn, "beta", hs.beta);
       added.push_back(std::move(hsn));
-      out = make_node(last.name, "Mul", {hs.x, gate}, last.outputs);
+      out = make_node("Mul", last.name, {hs.x, gate}, last.outputs);
     } else {
-      out = make_node(last.name, "HardSigmoid", {hs.x}, last.outputs);
+      out = make_node("HardSigmoid", last.name, {hs.x}, last.outputs);
       set_float(out, "alpha", hs.alpha);
       set_float(out, "beta", hs.beta);
     }

@@ -49,6 +49,22 @@ std::string unique_value_name(const Graph& g, const std::string& base) {
   }
 }
 
+std::string add_value(Graph& g, const std::string& base) {
+  const std::string name = unique_value_name(g, base);
+  g.values[name].name = name;
+  return name;
+}
+
+Node make_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+               std::vector<std::string> outputs) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  return n;
+}
+
 std::string rename_changed_output(Graph& g, Node& producer, size_t output, const std::string& suffix) {
   const std::string old_name = producer.outputs[output];
   const std::string new_name = unique_value_name(g, old_name + suffix);

@@ -42,6 +42,11 @@ bool is_overridable(const Graph& g, const std::string& name);
 const Tensor* constant_value(const Graph& g, const std::string& name);
 // `base`, or `base_1`, `base_2`, ... whichever no value uses yet.
 std::string unique_value_name(const Graph& g, const std::string& base);
+// unique_value_name, registered as a (not yet typed) value of the graph: the name of a new node's output.
+std::string add_value(Graph& g, const std::string& base);
+// A node of the default domain (no attributes yet).
+Node make_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+               std::vector<std::string> outputs);
 // Adds a new constant (an initializer with no producer) and returns its name.
 std::string add_constant(Graph& g, const std::string& base, Tensor t);
 // Makes every node input reading `from` read `to` instead.

@@ -448,8 +448,7 @@ int concat_requantize(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
       gather.op_type = "Gather";
       gather.name = x.codes + "_requantized_lookup";
       gather.inputs = {add_constant(g, x.codes + "_requantize_table", std::move(table)), x.codes};
-      gather.outputs = {unique_value_name(g, x.codes + "_requantized")};
-      g.values[gather.outputs[0]].name = gather.outputs[0];
+      gather.outputs = {add_value(g, x.codes + "_requantized")};
       codes.push_back(gather.outputs[0]);
       tables.push_back(std::move(gather));
     }

@@ -47,22 +47,6 @@ Tensor repeat_per_cell(const Tensor& t, int64_t m, int64_t cells) {
   return out;
 }
 
-Node make_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
-               std::vector<std::string> outputs) {
-  Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(inputs);
-  n.outputs = std::move(outputs);
-  return n;
-}
-
-std::string new_value(Graph& g, const std::string& base) {
-  const std::string name = unique_value_name(g, base);
-  g.values[name].name = name;
-  return name;
-}
-
 }  // namespace
 
 int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
@@ -114,7 +98,7 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
                                      add_constant(g, id + "_patch_W_scale", repeat_per_cell(*w.scale, m, cells))};
     if (w.zero_point) w_in.push_back(add_constant(g, id + "_patch_W_zero_point", repeat_per_cell(*w.zero_point, m, cells)));
     std::vector<Node> added;
-    added.push_back(make_node("DequantizeLinear", id + "_patch_W_DQ", w_in, {new_value(g, id + "_patch_W_dq")}));
+    added.push_back(make_node("DequantizeLinear", id + "_patch_W_DQ", w_in, {add_value(g, id + "_patch_W_dq")}));
     added.back().attrs["axis"] = Attribute::of_int(0);
     std::vector<std::string> conv_in = {ct.inputs[0], added.back().outputs[0]};
     if (float_bias) {
@@ -124,28 +108,28 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
                                        add_constant(g, id + "_patch_B_scale", repeat_per_cell(*bias.scale, m, cells))};
       if (bias.zero_point)
         b_in.push_back(add_constant(g, id + "_patch_B_zero_point", repeat_per_cell(*bias.zero_point, m, cells)));
-      added.push_back(make_node("DequantizeLinear", id + "_patch_B_DQ", b_in, {new_value(g, id + "_patch_B_dq")}));
+      added.push_back(make_node("DequantizeLinear", id + "_patch_B_DQ", b_in, {add_value(g, id + "_patch_B_dq")}));
       added.back().attrs["axis"] = Attribute::of_int(0);
       conv_in.push_back(added.back().outputs[0]);
     }
     // The layer's output (after the activation) keeps its name on the DepthToSpace; the patch values are new.
     const std::string layer_out = act >= 0 ? g.nodes[size_t(act)].outputs[0] : ct.outputs[0];
-    Node conv = make_node("Conv", id, conv_in, {new_value(g, ct.outputs[0] + "_patches")});
+    Node conv = make_node("Conv", id, conv_in, {add_value(g, ct.outputs[0] + "_patches")});
     conv.attrs["kernel_shape"] = Attribute::of_ints({1, 1});
     std::string patches = conv.outputs[0];
     if (act >= 0) {
       Node& a = g.nodes[size_t(act)];
       a.inputs[0] = patches;
-      a.outputs[0] = patches = new_value(g, layer_out + "_patches");
+      a.outputs[0] = patches = add_value(g, layer_out + "_patches");
     }
     std::vector<std::string> qp = {y.scale};
     if (!y.zero_point.empty()) qp.push_back(y.zero_point);
     std::vector<std::string> q_in = {patches}, dq_in;
     q_in.insert(q_in.end(), qp.begin(), qp.end());
-    added.push_back(make_node("QuantizeLinear", id + "_patches_Q", q_in, {new_value(g, patches + "_q")}));
+    added.push_back(make_node("QuantizeLinear", id + "_patches_Q", q_in, {add_value(g, patches + "_q")}));
     dq_in = {added.back().outputs[0]};
     dq_in.insert(dq_in.end(), qp.begin(), qp.end());
-    added.push_back(make_node("DequantizeLinear", id + "_patches_DQ", dq_in, {new_value(g, patches + "_dq")}));
+    added.push_back(make_node("DequantizeLinear", id + "_patches_DQ", dq_in, {add_value(g, patches + "_dq")}));
     added.push_back(make_node("DepthToSpace", id + "_depth_to_space", {added.back().outputs[0]}, {layer_out}));
     added.back().attrs["blocksize"] = Attribute::of_int(b);
     added.back().attrs["mode"] = Attribute::of_string("DCR");

@@ -62,19 +62,10 @@ struct Upgrader {
     return add_constant(g, n.name + "_" + what, std::move(t));
   }
   // Reserves a fresh value name (its type comes from inference once the node producing it exists).
-  std::string new_value(const std::string& base) {
-    std::string name = unique_value_name(g, base);
-    g.values[name].name = name;
-    return name;
-  }
+  std::string new_value(const std::string& base) { return add_value(g, base); }
   Node& add_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                  std::vector<std::string> outputs) {
-    Node n;
-    n.op_type = op;
-    n.name = name;
-    n.inputs = std::move(inputs);
-    n.outputs = std::move(outputs);
-    added.push_back(std::move(n));
+    added.push_back(make_node(op, name, std::move(inputs), std::move(outputs)));
     return added.back();
   }
 };

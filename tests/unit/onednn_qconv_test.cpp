@@ -25,6 +25,41 @@ Tensor random_codes(std::mt19937& rng, DType t, Shape s) {
   }
   return c;
 }
+// A graph input of codes.
+void code_input(GraphBuilder& b, const std::string& name, DType t, const Shape& shape) {
+  b.g.inputs.push_back(name);
+  b.g.values[name] = ValueInfo{name, ValueType(t, std::vector<Dim>(shape.begin(), shape.end())), std::nullopt};
+}
+// An int8 1x1 convolution with identity weights and scale 1 (x keeps its scale sx and zero point zx): copies the
+// codes of x exactly into the nhwc layout the int8 convolutions write, so later differences are the tested ops'.
+void identity_qconv(GraphBuilder& b, const std::string& x, int64_t channels, const std::string& sx,
+                    const std::string& zx, const std::string& out) {
+  Tensor eye(DType::kInt8, {channels, channels, 1, 1});
+  for (int64_t i = 0; i < channels; ++i) eye.data<int8_t>()[i * channels + i] = 1;
+  b.constant(out + "_w", eye);
+  b.constant(out + "_ws", scalar(1.f));
+  b.node("QLinearConv", {x, sx, zx, out + "_w", out + "_ws", "", sx, zx, ""}, {out});
+}
+// The graph's outputs on the reference and the oneDNN backends, and how many nodes ran on oneDNN.
+struct BothBackends {
+  std::map<std::string, Tensor> want, got;
+  int onednn_nodes = 0;
+};
+BothBackends run_both(const Graph& g, const std::map<std::string, Tensor>& inputs) {
+  BothBackends r;
+  auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+  auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+  EXPECT_TRUE(ref.ok() && dnn.ok());
+  if (!ref.ok() || !dnn.ok()) return r;
+  auto want = (*ref)->run(inputs);
+  auto got = (*dnn)->run(inputs);
+  EXPECT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
+  if (!want.ok() || !got.ok()) return r;
+  r.want = *want, r.got = *got;
+  r.onednn_nodes = (*dnn)->last_run_onednn_nodes();
+  return r;
+}
+
 int32_t code_at(const Tensor& t, int64_t i) {
   return t.dtype() == DType::kInt8 ? t.data<int8_t>()[i] : t.dtype() == DType::kUint8 ? t.data<uint8_t>()[i] : 0;
 }
@@ -281,35 +316,23 @@ TEST(OneDnnInt8Elementwise, DenseTiledAndGenericWalksMatchReferenceExactly) {
   GraphBuilder b;
   const std::vector<std::tuple<std::string, DType, Shape>> ins = {
       {"a", DType::kUint8, {2, 19, 7, 9}}, {"s", DType::kInt8, {2, 19, 1, 1}}, {"h", DType::kUint8, {2, 1, 7, 9}}};
-  for (auto [name, type, shape] : ins) {
-    b.g.inputs.push_back(name);
-    b.g.values[name] = ValueInfo{name, ValueType(type, std::vector<Dim>(shape.begin(), shape.end())), std::nullopt};
-  }
+  for (auto [name, type, shape] : ins) code_input(b, name, type, shape);
   b.constant("sa", scalar(0.02f));
   b.constant("za", code(DType::kUint8, 100));
   b.constant("ss", scalar(0.03f));
   b.constant("zs", code(DType::kInt8, -4));
   b.constant("sc", scalar(0.025f));
   b.constant("zc", code(DType::kInt8, 3));
-  Tensor eye(DType::kInt8, {19, 19, 1, 1});
-  for (int64_t i = 0; i < 19; ++i) eye.data<int8_t>()[i * 19 + i] = 1;
-  b.constant("w", eye);
-  b.constant("ws", scalar(1.f));
-  b.node("QLinearConv", {"a", "sa", "za", "w", "ws", "", "sa", "za", ""}, {"conv"});            // nhwc
+  identity_qconv(b, "a", 19, "sa", "za", "conv");                                                // nhwc
   b.node("QLinearMul", {"conv", "sa", "za", "s", "ss", "zs", "sc", "zc"}, {"excited"});          // tiled
   b.node("QLinearAdd", {"conv", "sa", "za", "excited", "sc", "zc", "sc", "zc"}, {"residual"});   // dense
   b.node("QLinearAdd", {"residual", "sc", "zc", "h", "sa", "za", "sc", "zc"}, {"spatial"});      // generic rows
-  Graph g = b.done({"spatial"});
   std::map<std::string, Tensor> inputs;
   for (auto [name, type, shape] : ins) inputs[name] = random_codes(rng, type, shape);
-  auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
-  auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
-  ASSERT_TRUE(ref.ok() && dnn.ok());
-  auto want = (*ref)->run(inputs);
-  auto got = (*dnn)->run(inputs);
-  ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
-  EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 4);
-  EXPECT_EQ(compare_codes(got->at("spatial"), want->at("spatial")).differing, 0);
+  const BothBackends r = run_both(b.done({"spatial"}), inputs);
+  ASSERT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(r.onednn_nodes, 4);
+  EXPECT_EQ(compare_codes(r.got.at("spatial"), r.want.at("spatial")).differing, 0);
 }
 
 // QLinearGlobalAveragePool: integer sums on nhwc codes (from an int8 convolution) and on plain codes, bit for bit
@@ -318,33 +341,22 @@ TEST(OneDnnQLinearGlobalAverage, MatchesReferenceExactly) {
   std::mt19937 rng(seed_for("OneDnnQLinearGlobalAverage.MatchesReferenceExactly"));
   for (const Shape& shape : {Shape{1, 19, 7, 9}, Shape{2, 40, 33, 17}}) {
     GraphBuilder b;
-    b.g.inputs.push_back("a");
-    b.g.values["a"] = ValueInfo{"a", ValueType(DType::kUint8, std::vector<Dim>(shape.begin(), shape.end())),
-                                std::nullopt};
+    code_input(b, "a", DType::kUint8, shape);
     b.constant("sa", scalar(0.02f));
     b.constant("za", code(DType::kUint8, 100));
     b.constant("sy", scalar(0.0013f));
     b.constant("zy", code(DType::kInt8, -7));
-    Tensor eye(DType::kInt8, {shape[1], shape[1], 1, 1});  // identity 1x1 convolution: the codes, in nhwc
-    for (int64_t i = 0; i < shape[1]; ++i) eye.data<int8_t>()[i * shape[1] + i] = 1;
-    b.constant("w", eye);
-    b.constant("ws", scalar(1.f));
-    b.node("QLinearConv", {"a", "sa", "za", "w", "ws", "", "sa", "za", ""}, {"conv"});
+    identity_qconv(b, "a", shape[1], "sa", "za", "conv");
     b.node("QLinearGlobalAveragePool", {"conv", "sa", "za", "sy", "zy"}, {"mean_nhwc"});
     b.node("QLinearGlobalAveragePool", {"a", "sa", "za", "sy", "zy"}, {"mean_plain"});
     b.node("QLinearGlobalAveragePool", {"a", "sa", "za", "sa"}, {"mean_same_type"});  // y zero point omitted
-    Graph g = b.done({"mean_nhwc", "mean_plain", "mean_same_type"});
-    std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, shape)}};
-    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
-    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
-    ASSERT_TRUE(ref.ok() && dnn.ok());
-    auto want = (*ref)->run(inputs);
-    auto got = (*dnn)->run(inputs);
-    ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
-    EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 4);
+    const BothBackends r =
+        run_both(b.done({"mean_nhwc", "mean_plain", "mean_same_type"}), {{"a", random_codes(rng, DType::kUint8, shape)}});
+    ASSERT_EQ(r.got.size(), 3u);
+    EXPECT_EQ(r.onednn_nodes, 4);
     for (const char* out : {"mean_nhwc", "mean_plain", "mean_same_type"})
-      EXPECT_EQ(compare_codes(got->at(out), want->at(out)).differing, 0) << out;
-    EXPECT_EQ(want->at("mean_same_type").dtype(), DType::kUint8);
+      EXPECT_EQ(compare_codes(r.got.at(out), r.want.at(out)).differing, 0) << out;
+    EXPECT_EQ(r.want.at("mean_same_type").dtype(), DType::kUint8);
   }
 }
 
@@ -389,8 +401,7 @@ TEST(OneDnnMatMulIntegerToFloat, MatchesReference) {
   std::mt19937 rng(seed_for("OneDnnMatMulIntegerToFloat.MatchesReference"));
   for (bool per_column : {false, true}) {
     GraphBuilder b;
-    b.g.inputs.push_back("a");
-    b.g.values["a"] = ValueInfo{"a", ValueType(DType::kUint8, {Dim(4), Dim(37)}), std::nullopt};
+    code_input(b, "a", DType::kUint8, {4, 37});
     b.constant("w", random_codes(rng, DType::kInt8, {37, 19}));
     b.constant("sa", scalar(0.02f));
     Tensor sw(DType::kFloat32, {per_column ? 19 : 1});
@@ -399,16 +410,10 @@ TEST(OneDnnMatMulIntegerToFloat, MatchesReference) {
     b.constant("za", code(DType::kUint8, 120));
     b.constant("bias", random_tensor(rng, {19}));
     b.node("MatMulIntegerToFloat", {"a", "w", "sa", "sw", "za", "", "bias"}, {"y"});
-    Graph g = b.done({"y"});
-    std::map<std::string, Tensor> inputs = {{"a", random_codes(rng, DType::kUint8, {4, 37})}};
-    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
-    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
-    ASSERT_TRUE(ref.ok() && dnn.ok());
-    auto want = (*ref)->run(inputs);
-    auto got = (*dnn)->run(inputs);
-    ASSERT_TRUE(want.ok() && got.ok()) << (want.ok() ? got.status().message() : want.status().message());
-    EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 1);
-    const Tensor &w = want->at("y"), &o = got->at("y");
+    const BothBackends r = run_both(b.done({"y"}), {{"a", random_codes(rng, DType::kUint8, {4, 37})}});
+    ASSERT_EQ(r.got.size(), 1u);
+    EXPECT_EQ(r.onednn_nodes, 1);
+    const Tensor &w = r.want.at("y"), &o = r.got.at("y");
     for (int64_t i = 0; i < w.numel(); ++i)
       EXPECT_NEAR(o.data<float>()[i], w.data<float>()[i], 1e-5 * std::max(1.0f, std::fabs(w.data<float>()[i]))) << i;
   }

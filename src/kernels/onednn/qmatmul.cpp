@@ -29,6 +29,24 @@ class QMatMulKernel : public Kernel {
   memory weights_, src_zp_, dst_zp_, bias_;  // bias_: MatMulIntegerToFloat's, a binary post-op operand
 };
 
+// B (a constant K x N int8 matrix, as rank-`rank` dims 1 x ... x K x N) into the primitive's format, once.
+memory pack_weights(const dnnl::matmul::primitive_desc& pd, const Tensor& b, const memory::dims& w_dims) {
+  const dnnl::engine& eng = cpu_engine();
+  dnnl::stream stream(eng);
+  memory user_w(plain_desc(Shape(w_dims.begin(), w_dims.end()), dt::s8), eng, const_cast<void*>(b.raw()));
+  memory packed(pd.weights_desc(), eng);
+  dnnl::reorder(user_w, packed).execute(stream, user_w, packed);
+  stream.wait();
+  return packed;
+}
+
+memory::dims weight_dims(int rank, const Shape& bs) {
+  memory::dims w_dims(size_t(rank), 1);
+  w_dims[size_t(rank) - 2] = bs[0];
+  w_dims[size_t(rank) - 1] = bs[1];
+  return w_dims;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
@@ -65,9 +83,7 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
   const int32_t a_zero = int32_t(za->get_as_int64(0)), y_zero = int32_t(zy->get_as_int64(0));
   if (a_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   if (y_zero != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
-  memory::dims w_dims(size_t(rank), 1);
-  w_dims[size_t(rank) - 2] = bs[0];
-  w_dims[size_t(rank) - 1] = bs[1];
+  const memory::dims w_dims = weight_dims(rank, bs);
   const dt y_dt = zy->dtype() == DType::kInt8 ? dt::s8 : dt::u8;
   const memory::desc src_md = plain_desc(as, a.desc.data_type());
   const memory::desc w_any(w_dims, dt::s8, memory::format_tag::any);
@@ -76,12 +92,7 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
   auto k = std::make_unique<QMatMulKernel>();
   k->prim_ = dnnl::matmul(pd);
   k->src_md_ = pd.src_desc();
-  const dnnl::engine& eng = cpu_engine();
-  dnnl::stream stream(eng);
-  memory user_w(plain_desc(Shape(w_dims.begin(), w_dims.end()), dt::s8), eng, const_cast<void*>(b->raw()));
-  k->weights_ = memory(pd.weights_desc(), eng);
-  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
-  stream.wait();
+  k->weights_ = pack_weights(pd, *b, w_dims);
   if (a_zero != 0) k->src_zp_ = zero_point_memory(a_zero);
   if (y_zero != 0) k->dst_zp_ = zero_point_memory(y_zero);
   k->input_descs.assign(inputs.size(), memory::desc());
@@ -131,24 +142,17 @@ std::unique_ptr<Kernel> create_matmul_integer_to_float_kernel(const std::vector<
     ops.append_binary(dnnl::algorithm::binary_add, bias_plain);
     attr.set_post_ops(ops);
   }
-  memory::dims w_dims(size_t(rank), 1);
-  w_dims[size_t(rank) - 2] = bs[0];
-  w_dims[size_t(rank) - 1] = bs[1];
+  const memory::dims w_dims = weight_dims(rank, bs);
   const memory::desc w_any(w_dims, dt::s8, memory::format_tag::any);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plain_desc(as, a.desc.data_type()), w_any, plain_desc(ys)), attr,
                                   cpu_engine());
   auto k = std::make_unique<QMatMulKernel>();
   k->prim_ = dnnl::matmul(pd);
   k->src_md_ = pd.src_desc();
-  const dnnl::engine& eng = cpu_engine();
-  dnnl::stream stream(eng);
-  memory user_w(plain_desc(Shape(w_dims.begin(), w_dims.end()), dt::s8), eng, const_cast<void*>(b->raw()));
-  k->weights_ = memory(pd.weights_desc(), eng);
-  dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
-  stream.wait();
+  k->weights_ = pack_weights(pd, *b, w_dims);
   if (a_zero != 0) k->src_zp_ = zero_point_memory(a_zero);
   if (bias) {
-    k->bias_ = memory(bias_plain, eng);
+    k->bias_ = memory(bias_plain, cpu_engine());
     std::memcpy(k->bias_.get_data_handle(), bias->raw(), size_t(n) * sizeof(float));
   }
   k->input_descs.assign(inputs.size(), memory::desc());
