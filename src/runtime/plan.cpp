@@ -102,7 +102,8 @@ bool is_onednn_candidate(const Node& node) {
       "Div",  "Max",     "Min",         "Softmax",           "Gemm",          "Relu", "LeakyRelu", "Sigmoid",
       "Tanh", "Elu",     "Clip",        "HardSigmoid",       "HardSwish", "MatMul",
       "ConvTranspose", "Resize", "Upsample", "Concat", "LayerNormalization", "InstanceNormalization",
-      "QLinearConv", "QuantizeLinear", "DequantizeLinear", "Gather", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "DepthToSpace", "MatMulIntegerToFloat",
+      "QLinearConv", "QuantizeLinear", "DequantizeLinear", "Gather", "QLinearAdd", "QLinearMul",
+      "QLinearGlobalAveragePool", "DepthToSpace", "MatMulIntegerToFloat", "Reshape", "Flatten", "Squeeze", "Unsqueeze",
       "QLinearMatMul"};
   return node.domain.empty() && ops.count(node.op_type);
 }

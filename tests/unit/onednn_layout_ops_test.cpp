@@ -1,4 +1,4 @@
-// oneDNN ConvTranspose, nearest Resize, DepthToSpace and Concat vs the reference kernels, on random odd shapes and on
+// oneDNN ConvTranspose, nearest Resize, DepthToSpace, Reshape and Concat vs the reference kernels, on random odd shapes and on
 // blocked inputs (a Conv in front), rtol 1e-4. Also checks which geometries stay on the reference kernel.
 #include <gtest/gtest.h>
 
@@ -113,6 +113,21 @@ TEST(OneDnnDepthToSpace, DcrRunsOnNhwcCopiesCrdStaysReference) {
       b.node("DepthToSpace", {"c"}, {"y"}, {{"blocksize", int1(block)}, {"mode", str(mode)}});
       EXPECT_EQ(compare_backends(b.done({"y"}), {{"x", random_tensor(rng, {2, 5, 4, 7})}}, 1e-6), mode == "DCR" ? 2 : 1);
     }
+}
+
+// Reshape / Flatten / Unsqueeze of plain tensors on oneDNN's side: a copy while the input is still read later, the
+// input's own buffer when it dies there (bit for bit the reference's result either way).
+TEST(OneDnnReshape, PlainInputsReshapeInPlaceOrByCopy) {
+  std::mt19937 rng(seed_for("OneDnnReshape.PlainInputsReshapeInPlaceOrByCopy"));
+  GraphBuilder b;
+  b.input("x", {2, 6, 4, 5});
+  b.constant("shape", Tensor::from_vector<int64_t>(DType::kInt64, {3}, {2, 24, -1}));
+  b.constant("axes", Tensor::from_vector<int64_t>(DType::kInt64, {1}, {1}));
+  b.node("Relu", {"x"}, {"r"});                              // plain
+  b.node("Reshape", {"r", "shape"}, {"copied"});             // r is read again below: a copy
+  b.node("Flatten", {"r"}, {"flat"}, {{"axis", int1(2)}});   // r dies here: in place
+  b.node("Unsqueeze", {"flat", "axes"}, {"unsq"});
+  EXPECT_EQ(compare_backends(b.done({"copied", "unsq"}), {{"x", random_tensor(rng, {2, 6, 4, 5})}}, 0, 3), 4);
 }
 
 // Concat of blocked and plain inputs with odd channel counts, on the channel axis and others.

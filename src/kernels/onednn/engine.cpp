@@ -122,6 +122,7 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
                              op == "MaxPool" ||
                              op == "GlobalMaxPool" || op == "Gather" || op == "QLinearAdd" || op == "QLinearMul" ||
                              op == "QLinearGlobalAveragePool" || op == "DepthToSpace" || op == "MatMulIntegerToFloat" ||
+                             op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
                              op == "Resize" || op == "Upsample" || op == "Concat";
   for (auto& in : inputs)
     if (in.desc.data.ndims != 0 && !in.constant && in.desc.data_type() != memory::data_type::f32 && !integer_aware)
@@ -137,6 +138,8 @@ std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::ve
     if (op == "Gather") return create_lookup_kernel(node, opset, inputs, output_shapes);
     if (op == "QLinearAdd" || op == "QLinearMul") return create_qlinear_binary_kernel(node, opset, inputs, output_shapes);
     if (op == "MatMulIntegerToFloat") return create_matmul_integer_to_float_kernel(inputs, output_shapes);
+    if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze")
+      return create_reshape_kernel(inputs, output_shapes);
     if (op == "DepthToSpace") return create_depth_to_space_kernel(node, inputs, output_shapes);
     if (op == "QLinearGlobalAveragePool") return create_qlinear_global_average_kernel(node, inputs, output_shapes);
     if (op == "Conv") return create_conv_kernel(node, opset, inputs, output_shapes);

@@ -111,6 +111,9 @@ std::unique_ptr<Kernel> create_qmatmul_kernel(const Node& node, int opset, const
 std::unique_ptr<Kernel> create_quantize_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                                const std::vector<Shape>& output_shapes);
 // QLinearAdd / QLinearMul on strided int8 layouts (src/kernels/onednn/qlinear_binary.cpp).
+// Reshape / Flatten / Squeeze / Unsqueeze of a plain input: in place when the input dies there, else a memcpy.
+std::unique_ptr<Kernel> create_reshape_kernel(const std::vector<KernelInput>& inputs,
+                                              const std::vector<Shape>& output_shapes);
 // DepthToSpace (DCR) on an nhwc copy of its input, any element type.
 std::unique_ptr<Kernel> create_depth_to_space_kernel(const Node& node, const std::vector<KernelInput>& inputs,
                                                      const std::vector<Shape>& output_shapes);
