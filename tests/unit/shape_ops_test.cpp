@@ -1,4 +1,4 @@
-// Concat, Split, Gather, Shape, Size, Reshape, Flatten, Transpose, Squeeze, Unsqueeze: hand-computed
+// Concat, Split, Gather, Shape, Size, Reshape, Flatten, DepthToSpace, Transpose, Squeeze, Unsqueeze: hand-computed
 // cases, opset variants, symbolic inference and error paths.
 #include <limits>
 #include <random>
@@ -62,6 +62,30 @@ TEST(ShapeOpsConcat, MismatchedShapesAndTypesFail) {
   EXPECT_FALSE(r.status.ok());
   r = run_op("Concat", 13, {iota_f32({2})}, {{"axis", a_int(1)}});
   EXPECT_FALSE(r.status.ok());
+}
+
+// ---- DepthToSpace -----------------------------------------------------------------------------------
+
+// 8 channels, blocksize 2: DCR takes channel (by*2 + bx)*2 + c, CRD channel c*4 + by*2 + bx for output pixel
+// (y*2 + by, x*2 + bx) of channel c. One input pixel, so the output's 2x2 patch lists the channels read.
+TEST(ShapeOpsDepthToSpace, DcrAndCrdOrdersAndErrors) {
+  auto dcr = run_op("DepthToSpace", 13, {iota_f32({1, 8, 1, 1})}, {{"blocksize", a_int(2)}});
+  ASSERT_TRUE(dcr.status.ok()) << dcr.status.message();
+  EXPECT_EQ(dcr.outs[0].shape(), (Shape{1, 2, 2, 2}));
+  EXPECT_EQ(values_of<float>(dcr.outs[0]), (std::vector<float>{0, 2, 4, 6, 1, 3, 5, 7}));
+  auto crd = run_op("DepthToSpace", 13, {iota_f32({1, 8, 1, 1})}, {{"blocksize", a_int(2)}, {"mode", a_str("CRD")}});
+  ASSERT_TRUE(crd.status.ok()) << crd.status.message();
+  EXPECT_EQ(values_of<float>(crd.outs[0]), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
+  // Channels not a multiple of blocksize^2, a bad mode, a missing blocksize, rank 3: one message naming the node.
+  for (auto [shape, attrs] : std::vector<std::pair<Shape, std::map<std::string, Attribute>>>{
+           {{1, 6, 2, 2}, {{"blocksize", a_int(2)}}},
+           {{1, 8, 2, 2}, {{"blocksize", a_int(2)}, {"mode", a_str("XYZ")}}},
+           {{1, 8, 2, 2}, {}},
+           {{8, 2, 2}, {{"blocksize", a_int(2)}}}}) {
+    auto r = run_op("DepthToSpace", 13, {iota_f32(shape)}, attrs);
+    EXPECT_EQ(r.status.code(), StatusCode::kInvalidModel) << r.status.message();
+    EXPECT_TRUE(mentions(r.status, "my_DepthToSpace")) << r.status.message();
+  }
 }
 
 // ---- Split ------------------------------------------------------------------------------------------
