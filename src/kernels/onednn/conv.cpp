@@ -15,11 +15,7 @@ namespace {
 class ConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = inputs[0], dst = outputs[0];  // handles (reorder wants non-const ones)
-    if (src_reorder_) {
-      src_reorder_.execute(stream, src, src_scratch_);
-      src = src_scratch_;
-    }
+    memory src = src_reorder_.apply(stream, inputs[0]), dst = outputs[0];
     // sum post-op: dst must hold the residual when the convolution accumulates into it. The plan hands over the
     // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
     if (residual_ >= 0 && inputs[size_t(residual_)].get_data_handle() != dst.get_data_handle()) {
@@ -33,8 +29,9 @@ class ConvKernel : public Kernel {
   }
 
   dnnl::primitive prim_;  // convolution_forward or deconvolution_forward
-  dnnl::reorder src_reorder_, residual_reorder_;
-  memory src_scratch_, weights_, bias_;
+  InputReorder src_reorder_;
+  dnnl::reorder residual_reorder_;
+  memory weights_, bias_;
   // Deconvolution: bias and activation as a separate in-place binary add (+ eltwise post-ops) over the output.
   dnnl::binary epilogue_;
   int residual_ = -1;
@@ -55,11 +52,7 @@ void prepare_kernel(ConvKernel& k, const PD& pd, const memory::desc& user_w_md, 
     std::memcpy(k.bias_.get_data_handle(), inputs[2].constant->raw(), size_t(out_channels) * sizeof(float));
   }
   stream.wait();
-  const memory::desc& x = inputs[0].desc;
-  if (pd.src_desc() != x) {
-    k.src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x, eng, pd.src_desc()));
-    k.src_scratch_ = memory(pd.src_desc(), eng);
-  }
+  k.src_reorder_.prepare(inputs[0].desc, pd.src_desc());
 }
 
 // The fused activation the graph passes attached to the node, as eltwise steps (false: unsupported).

@@ -1,9 +1,10 @@
 // ConvTranspose whose stride equals its kernel, with no padding, dilation or groups: the upsampling layers of
 // segmentation and detection heads (PaddleOCR's DB head, U-Nets). Each input pixel writes its own kh x kw output
-// patch, so the layer is one matmul whose rows land in place in an nhwc output:
+// patch, so each kernel row ky is one matmul whose rows land in place in the nhwc output:
 //   out[n, y*kh + ky, x*kw + kx, o] = bias[o] + sum_c in[n, y, x, c] * W[c, o, ky, kx]
-// As oneDNN matmul dims: src [N, H, 1, W, C] (nhwc, broadcast over ky), weights [1, 1, kh, C, kw*O] (column
-// kx*O + o), dst [N, H, kh, W, kw*O] with the strides of the nhwc output. Why not oneDNN's deconvolution: version
+// As oneDNN matmul dims: src [N*H, W, C] (the nhwc input), weights [1, C, kw*O] (column kx*O + o), dst
+// [N*H, W, kw*O] strided kh output rows apart, starting at row ky. (One 5-D matmul broadcasting src over ky falls to
+// oneDNN 2.6's reference matmul, ~800 ms.) Why not oneDNN's deconvolution: version
 // 2.6 applies its bias and fused activations in a slow generic loop (the detector's 24->24 2x2 layer took 60 ms
 // with bias + Relu against 2 ms without); a matmul fuses both at full speed.
 #include <string>
@@ -22,11 +23,7 @@ constexpr int64_t kMinColumns = 16;
 class PatchConvTransposeKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = inputs[0];
-    if (src_reorder_) {
-      src_reorder_.execute(stream, src, src_scratch_);
-      src = src_scratch_;
-    }
+    const memory src = src_reorder_.apply(stream, inputs[0]);
     char* dst = static_cast<char*>(outputs[0].get_data_handle());
     for (size_t ky = 0; ky < weights_.size(); ++ky) {  // output rows y*kh + ky: one matmul each
       std::unordered_map<int, memory> args = {
@@ -38,8 +35,8 @@ class PatchConvTransposeKernel : public Kernel {
     }
   }
   dnnl::matmul prim_;
-  dnnl::reorder src_reorder_;
-  memory src_scratch_, bias_;
+  InputReorder src_reorder_;
+  memory bias_;
   std::vector<memory> weights_;   // per ky: C x (kw * O)
   memory::desc src_md_, dst_md_;  // the 3-D matmul views of the nhwc input and of output rows y*kh + ky
   int64_t row_bytes_ = 0;         // one output row (W*kw x O floats)
@@ -104,10 +101,7 @@ std::unique_ptr<Kernel> create_patch_conv_transpose_kernel(const Node& node, con
     for (int64_t kx = 0; kx < kw; ++kx)
       for (int64_t oi = 0; oi < o; ++oi) bp[kx * o + oi] = b[oi];
   }
-  if (x.desc != nhwc_in) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), x.desc, cpu_engine(), nhwc_in));
-    k->src_scratch_ = memory(nhwc_in, cpu_engine());
-  }
+  k->src_reorder_.prepare(x.desc, nhwc_in);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
   k->output_descs = {nhwc_out};

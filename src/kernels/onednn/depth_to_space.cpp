@@ -14,11 +14,7 @@ using tag = memory::format_tag;
 class DepthToSpaceKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = inputs[0];
-    if (src_reorder_) {
-      src_reorder_.execute(stream, src, src_scratch_);
-      src = src_scratch_;
-    }
+    const memory src = src_reorder_.apply(stream, inputs[0]);
     stream.wait();  // producers (and the reorder) must have finished
     const char* x = static_cast<const char*>(src.get_data_handle());
     char* y = static_cast<char*>(outputs[0].get_data_handle());
@@ -36,8 +32,7 @@ class DepthToSpaceKernel : public Kernel {
     if (pool) pool->parallel_for(n_ * h_, rows, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, w_ * b_ * run)));
     else rows(0, n_ * h_);
   }
-  dnnl::reorder src_reorder_;
-  memory src_scratch_;
+  InputReorder src_reorder_;
   int64_t n_ = 0, c_ = 0, h_ = 0, w_ = 0, b_ = 1, elem_ = 1;
 };
 
@@ -55,10 +50,7 @@ std::unique_ptr<Kernel> create_depth_to_space_kernel(const Node& node, const std
   k->n_ = s[0], k->c_ = s[1] / (b * b), k->h_ = s[2], k->w_ = s[3], k->b_ = b;
   k->elem_ = int64_t(memory::data_type_size(xd.data_type()));
   const memory::desc nhwc(memory::dims(s.begin(), s.end()), xd.data_type(), tag::acdb);
-  if (xd != nhwc) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), xd, cpu_engine(), nhwc));
-    k->src_scratch_ = memory(nhwc, cpu_engine());
-  }
+  k->src_reorder_.prepare(xd, nhwc);
   k->input_descs = {xd};
   k->output_descs = {memory::desc({s[0], k->c_, s[2] * b, s[3] * b}, xd.data_type(), tag::acdb)};
   return k;

@@ -55,6 +55,23 @@ struct KernelInput {
 // Input i when it is a baked constant holding one value (a per-tensor scale or zero point), else nullptr.
 const Tensor* scalar_constant(const std::vector<KernelInput>& inputs, size_t i);
 
+// An input a primitive needs in layout `want` while it arrives in `from`: a reorder into scratch memory, built once
+// when the two differ (then apply() returns the reordered copy; else the input itself).
+struct InputReorder {
+  void prepare(const memory::desc& from, const memory::desc& want) {
+    if (from == want) return;
+    reorder = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), from, cpu_engine(), want));
+    scratch = memory(want, cpu_engine());
+  }
+  memory apply(dnnl::stream& stream, memory src) {  // a handle: copies share the buffer
+    if (!reorder) return src;
+    reorder.execute(stream, src, scratch);
+    return scratch;
+  }
+  dnnl::reorder reorder;
+  memory scratch;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

@@ -23,11 +23,7 @@ using tag = memory::format_tag;
 class QConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = inputs[0], dst = outputs[0];
-    if (src_reorder_) {
-      src_reorder_.execute(stream, src, src_scratch_);
-      src = src_scratch_;
-    }
+    memory src = src_reorder_.apply(stream, inputs[0]), dst = outputs[0];
     // The sum post-op accumulates onto what dst holds: the residual, in dst's layout. The plan hands over the
     // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
     if (residual_ && inputs[9].get_data_handle() != dst.get_data_handle()) {
@@ -43,8 +39,9 @@ class QConvKernel : public Kernel {
   }
 
   dnnl::convolution_forward prim_;
-  dnnl::reorder src_reorder_, residual_reorder_;
-  memory src_scratch_, weights_, bias_, src_zp_, dst_zp_;
+  InputReorder src_reorder_;
+  dnnl::reorder residual_reorder_;
+  memory weights_, bias_, src_zp_, dst_zp_;
   memory::desc residual_in_dst_;
   bool residual_ = false;
 };
@@ -162,10 +159,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   stream.wait();
   if (x_zero != 0) k->src_zp_ = zero_point_memory(x_zero);
   if (rq.y_zero_point != 0) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
-  if (pd.src_desc() != x.desc) {
-    k->src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, x.desc, eng, pd.src_desc()));
-    k->src_scratch_ = memory(pd.src_desc(), eng);
-  }
+  k->src_reorder_.prepare(x.desc, pd.src_desc());
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
   if (residual) {
