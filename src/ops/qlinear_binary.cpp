@@ -52,7 +52,8 @@ Status infer_qlinear_binary(InferContext& ctx) {
 }  // namespace
 
 Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
-  LB_RETURN_IF_ERROR(ctx.expect_inputs(4, 5));
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 5));  // X, x_scale, [x_zero_point], y_scale, [y_zero_point]
+  if (!ctx.has_input(3)) return ctx.fail("y_scale (input 3) is required");
   if (ctx.node.attr_int("channels_last", 0) != 0) return ctx.fail("channels_last = 1 is not supported");
   LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kInt8, DType::kUint8}));
   for (size_t i : {1, 3}) {

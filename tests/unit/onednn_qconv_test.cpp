@@ -435,14 +435,14 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
            {"MatMulIntegerToFloat", "b_scale", {"m", "b", "s1", "s3"}},                        // 3 scales, 4 columns
            {"QLinearGlobalAveragePool", "scale", {"x", "s3", "zx", "s1", "zx"}},               // 3 values
            {"QLinearGlobalAveragePool", "input 2 ('zw')", {"x", "s1", "zw", "s1", "zx"}},     // int8 zp for uint8 x
+           {"QLinearGlobalAveragePool", "N x C x D1", {"m", "s1", "zx", "s1", "zx"}},          // no spatial dims
+           {"QLinearGlobalAveragePool", "y_scale (input 3) is required", {"x", "s1", "zx"}},
+           {"MatMulIntegerToFloat", "bias", {"m", "b", "s1", "s1", "zx", "", "s3"}},           // 3 values, 4 columns
        }) {
     SCOPED_TRACE(c.op + " " + c.why);
     GraphBuilder b;
-    for (auto [name, shape] : std::vector<std::pair<std::string, Shape>>{{"x", {1, 2, 5, 5}}, {"m", {3, 6}}}) {
-      b.g.inputs.push_back(name);
-      b.g.values[name] = ValueInfo{name, ValueType(DType::kUint8, std::vector<Dim>(shape.begin(), shape.end())),
-                                   std::nullopt};
-    }
+    code_input(b, "x", DType::kUint8, {1, 2, 5, 5});
+    code_input(b, "m", DType::kUint8, {3, 6});
     b.constant("s1", scalar(0.1f));
     Tensor s3(DType::kFloat32, {3});
     b.constant("s3", s3);
@@ -457,6 +457,27 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
     const std::string msg = issues_to_status(issues, "model").message();
     EXPECT_NE(msg.find(c.op + " '" + g.nodes[0].name + "'"), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.why), std::string::npos) << msg;
+  }
+}
+
+// Parameters only a run can judge (a zero scale, which validation accepts as a float constant): the run fails
+// with the node's name on both backends (the oneDNN side leaves such a node to the reference kernel).
+TEST(QuantizedOps, ZeroScaleOfAGlobalAverageFailsTheRunNamingTheNode) {
+  GraphBuilder b;
+  code_input(b, "x", DType::kUint8, {1, 3, 4, 4});
+  b.constant("s", scalar(0.1f));
+  b.constant("zero", scalar(0.f));
+  b.node("QLinearGlobalAveragePool", {"x", "s", "", "zero"}, {"y"});
+  Graph g = b.done({"y"});
+  std::mt19937 rng(3);
+  for (Backend backend : {Backend::kRef, Backend::kOneDnn}) {
+    auto session = Session::create(g, {.threads = 2, .backend = backend});
+    ASSERT_TRUE(session.ok()) << session.status().message();
+    auto r = (*session)->run({{"x", random_codes(rng, DType::kUint8, {1, 3, 4, 4})}});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("QLinearGlobalAveragePool '" + g.nodes[0].name + "'"), std::string::npos)
+        << r.status().message();
+    EXPECT_NE(r.status().message().find("scales must be positive"), std::string::npos) << r.status().message();
   }
 }
 
