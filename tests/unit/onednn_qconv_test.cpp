@@ -226,6 +226,41 @@ TEST(OneDnnQConv, FusedActivationsAndResidual) {
   }
 }
 
+// Unpadded convolutions fold the source zero point into the int32 bias, and the destination zero point becomes
+// the last post-op (or stays an attribute where that would be a second linear step): same codes as the reference.
+TEST(OneDnnQConv, ZeroPointsFoldIntoBiasAndPostOps) {
+  std::mt19937 rng(seed_for("OneDnnQConv.ZeroPointsFoldIntoBiasAndPostOps"));
+  QConvCase pw;
+  pw.x = {1, 40, 9, 9}, pw.w = {24, 40, 1, 1}, pw.x_type = DType::kInt8, pw.y_type = DType::kInt8;
+  pw.x_zp = -7, pw.y_zp = 11;
+  check_case(rng, pw, "1x1 s8, both zero points");
+  pw.bias = false, pw.strides = {2, 2}, pw.y_zp = 0;
+  check_case(rng, pw, "1x1 stride 2, no bias, source zero point only");
+  pw.x_type = DType::kUint8, pw.x_zp = 131, pw.y_type = DType::kUint8, pw.y_zp = 3, pw.bias = true;
+  check_case(rng, pw, "1x1 u8 zero point 131");
+  QConvCase grouped;  // unpadded 3x3 with groups: every output still reads every tap
+  grouped.x = {1, 12, 8, 8}, grouped.w = {18, 4, 3, 3}, grouped.group = 3, grouped.x_type = DType::kInt8;
+  grouped.y_type = DType::kInt8, grouped.x_zp = 9, grouped.y_zp = -20;
+  check_case(rng, grouped, "unpadded grouped 3x3");
+  grouped.pads = {1, 1, 1, 1};
+  check_case(rng, grouped, "padded grouped 3x3 (zero point stays on the source)");
+  struct Act {
+    std::string name;
+    float alpha, beta;
+  };
+  for (const Act& a : std::vector<Act>{{"", 0, 0}, {"Relu", 0, 0}, {"Clip", 0, 6}, {"Sigmoid", 0, 0},
+                                       {"HardSwish", 1.0f / 6, 0.5f}}) {
+    for (float conv_scale : {0.f, 0.04f}) {
+      QConvCase c;
+      c.x = {1, 32, 7, 7}, c.w = {16, 32, 1, 1}, c.x_type = DType::kInt8, c.x_zp = -30;
+      c.act = a.name, c.alpha = a.alpha, c.beta = a.beta, c.residual = true, c.conv_scale = conv_scale;
+      c.y_type = DType::kInt8, c.y_zp = 25, c.r_type = DType::kInt8, c.r_zp = -4;
+      check_case(rng, c, (a.name.empty() ? "no activation" : a.name) + " + residual, zero points" +
+                             (conv_scale > 0 ? ", conv rounded" : ""));
+    }
+  }
+}
+
 // float -> Q -> MaxPool (codes) -> DQ: the boundary reorders and the int8 pool against the reference.
 TEST(OneDnnQConv, QuantizeDequantizeAndInt8MaxPool) {
   std::mt19937 rng(seed_for("OneDnnQConv.QuantizeDequantizeAndInt8MaxPool"));

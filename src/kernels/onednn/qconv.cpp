@@ -5,10 +5,12 @@
 //   post-ops       = [round, clip: the Conv output's own rounding, lowbit_conv_scale]
 //                    -> sum(residual_scale, r_zp)   (residual copied into dst first, read as its own type)
 //                    -> activation -> linear(post_scale) when the activation does not commute with the scale
-//   zero points    = x_zp on the source, y_zp on the destination (runtime values)
+//   zero points    = x_zp folded into the bias (no padding) or on the source; y_zp added by the last post-op
+//                    (or on the destination where that would make a second linear post-op)
 // Matches the reference kernel to within 1 LSB (float rounding of the scale products; oneDNN rounds with
 // the CPU's round-to-nearest-even, as the reference does). Weights with non-zero zero points, uint8 weights and
 // non-constant scales are left to the reference kernel.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/onednn/onednn_kernel.h"
@@ -107,9 +109,15 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   bool per_channel = false;
   for (float s : rq.out_scale) per_channel = per_channel || s != rq.out_scale[0];
   attr.set_output_scales(per_channel ? 1 << 1 : 0, per_channel ? rq.out_scale : std::vector<float>{rq.out_scale[0]});
+  // Zero points. oneDNN 2.6's fast int8 kernels (brgconv) take none: a zero-point attribute drops the primitive
+  // to an older kernel 3-4x slower. Without padding every output reads every tap, so the source zero point
+  // folds exactly into the int32 bias (bias - x_zp * sum of the channel's weights); the destination zero point
+  // is one more addition at the end of the post-ops (oneDNN adds it there too, before rounding).
   const int32_t x_zero = x_zp ? int32_t(x_zp->get_as_int64(0)) : 0;
-  if (x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
-  if (rq.y_zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  bool no_padding = true;
+  for (size_t i = 0; i < cd.pad_l.size(); ++i) no_padding = no_padding && cd.pad_l[i] == 0 && cd.pad_r[i] == 0;
+  const bool fold_x_zero = x_zero != 0 && no_padding;
+  if (x_zero != 0 && !fold_x_zero) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
   const dt r_dt = residual ? inputs[9].desc.data_type() : dt::undef;
   // oneDNN 2.6's int8 kernels mix up the constants of two post-ops of the same kind (seen with two
@@ -123,7 +131,14 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   }
   if (residual) ops.append_sum(rq.residual_scale, rq.residual_zero_point, r_dt);
   for (auto& s : steps) ops.append_eltwise(1.f, s.algorithm, s.alpha, s.beta);
-  if (rq.post_scale != 1.f) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, rq.post_scale, 0.f);
+  // The destination zero point joins the trailing linear step, or becomes one unless that makes a second
+  // eltwise_linear in the chain (the 2.6 mix-up above): then it stays an attribute.
+  const bool has_conv_linear = rq.round_conv && rq.to_conv != 1.f;
+  const bool y_zero_as_post_op = rq.y_zero_point != 0 && (rq.post_scale != 1.f || !has_conv_linear);
+  if (rq.post_scale != 1.f || y_zero_as_post_op)
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, rq.post_scale,
+                       y_zero_as_post_op ? float(rq.y_zero_point) : 0.f);
+  if (rq.y_zero_point != 0 && !y_zero_as_post_op) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
   attr.set_post_ops(ops);
 
   const DType y_type = y_zp ? y_zp->dtype() : (x_dt == dt::s8 ? DType::kInt8 : DType::kUint8);
@@ -137,7 +152,8 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   memory::desc w_any(memory::dims(user_w_dims.begin(), user_w_dims.end()), dt::s8, tag::any);
   memory::desc bias_md({out_channels}, dt::s32, tag::a);
   using C = dnnl::convolution_forward;
-  auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
+  const bool with_bias = has_bias || fold_x_zero;
+  auto desc = with_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
                                  w_any, bias_md, dst_any, cd.strides, cd.dilates, cd.pad_l, cd.pad_r)
                        : C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
                                  w_any, dst_any, cd.strides, cd.dilates, cd.pad_l, cd.pad_r);
@@ -152,13 +168,26 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   memory user_w(plain_desc(user_w_dims, dt::s8), eng, const_cast<void*>(w->raw()));
   k->weights_ = memory(pd.weights_desc(), eng);
   dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
-  if (has_bias) {
+  if (with_bias) {
     k->bias_ = memory(pd.bias_desc(), eng);
-    std::memcpy(k->bias_.get_data_handle(), inputs[8].constant->raw(), size_t(out_channels) * sizeof(int32_t));
+    auto* bias = static_cast<int32_t*>(k->bias_.get_data_handle());
+    if (has_bias)
+      std::memcpy(bias, inputs[8].constant->raw(), size_t(out_channels) * sizeof(int32_t));
+    else
+      std::fill(bias, bias + out_channels, 0);
+    if (fold_x_zero) {
+      const int64_t per_channel = w->numel() / out_channels;  // O x I/group x k...: one channel's taps in a row
+      const int8_t* wd = w->data<int8_t>();
+      for (int64_t o = 0; o < out_channels; ++o) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < per_channel; ++i) sum += wd[o * per_channel + i];
+        bias[o] = int32_t(int64_t(bias[o]) - int64_t(x_zero) * sum);
+      }
+    }
   }
   stream.wait();
-  if (x_zero != 0) k->src_zp_ = zero_point_memory(x_zero);
-  if (rq.y_zero_point != 0) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
+  if (x_zero != 0 && !fold_x_zero) k->src_zp_ = zero_point_memory(x_zero);
+  if (rq.y_zero_point != 0 && !y_zero_as_post_op) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
   k->src_reorder_.prepare(x.desc, pd.src_desc());
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
