@@ -183,6 +183,33 @@ TEST(OneDnnPlan, BlockedLayoutsFlowAndFallBack) {
   EXPECT_EQ(used, 10);
 }
 
+// The resnet bottleneck on a 16x16 map: the 3x3 convolution (64 channels, stride 1) runs Winograd in nChw16c, the
+// 1x1 convolutions after it keep that layout, and the shortcut 1x1 reads the plain input with the blocked residual.
+// Winograd's transforms round differently from the direct sum: still within 1e-4 relative.
+TEST(OneDnnPlan, WinogradBottleneckMatchesReference) {
+  std::mt19937 rng(seed_for("OneDnnPlan.WinogradBottleneckMatchesReference"));
+  GraphBuilder b;
+  b.input("x", {1, 64, 16, 16});
+  b.constant("w1", random_tensor(rng, {64, 64, 1, 1}, -0.2f, 0.2f));
+  b.constant("w2", random_tensor(rng, {64, 64, 3, 3}, -0.1f, 0.1f));
+  b.constant("b2", random_tensor(rng, {64}));
+  b.constant("w3", random_tensor(rng, {128, 64, 1, 1}, -0.2f, 0.2f));
+  b.constant("ws", random_tensor(rng, {128, 64, 1, 1}, -0.2f, 0.2f));
+  b.constant("w4", random_tensor(rng, {64, 128, 3, 3}, -0.05f, 0.05f));
+  b.node("Conv", {"x", "w1"}, {"c1"});
+  b.node("Relu", {"c1"}, {"r1"});
+  b.node("Conv", {"r1", "w2", "b2"}, {"c2"}, {{"pads", ints({1, 1, 1, 1})}});
+  b.node("Relu", {"c2"}, {"r2"});
+  b.node("Conv", {"r2", "w3"}, {"c3"});
+  b.node("Conv", {"x", "ws"}, {"s"});
+  b.node("Add", {"c3", "s"}, {"a"});
+  b.node("Relu", {"a"}, {"r3"});
+  b.node("Conv", {"r3", "w4"}, {"y"}, {{"pads", ints({1, 1, 1, 1})}});  // 128 -> 64, Winograd again
+  Graph g = b.done({"y", "r2"});
+  int used = compare_backends(g, {{"x", random_tensor(rng, {1, 64, 16, 16})}}, 1e-4, 2);
+  EXPECT_GE(used, 5);
+}
+
 TEST(OneDnnPlan, NewShapeReplansSameShapeReuses) {
   std::mt19937 rng(seed_for("OneDnnPlan.NewShapeReplansSameShapeReuses"));
   GraphBuilder b;

