@@ -91,6 +91,14 @@ struct Step {
   bool plain_inputs = false;            // kernel was built for plain copies of blocked inputs
   std::vector<memory::desc> tried_for;  // input layouts the last build attempt saw
   bool tried = false;
+  // Value slots (see Plan::Impl::slot_of), resolved once so a run looks up no names.
+  std::vector<int> in_slots, out_slots;  // -1: omitted
+  std::vector<int> release_slots;        // values whose last reader is this node
+  std::vector<char> baked;               // input i is a constant the kernel may bake in
+  std::vector<char> sole_last_read;      // input i dies here and no other operand of this node reads it
+  // The kernel's output memories, made on its first run and pointed at this run's buffers after that (creating
+  // oneDNN memory objects per run was most of the plan's own time on small models).
+  std::vector<memory> out_mems;
 };
 
 // Element types oneDNN kernels exchange: float32, and int8/uint8 codes between the integer kernels.
@@ -115,7 +123,11 @@ struct Plan::Impl {
   PlanOptions options;
   dnnl::stream stream{onednn::cpu_engine()};
   std::vector<Step> steps;
-  std::vector<std::vector<std::string>> release_after;
+  // Every value name the graph mentions has a slot; a run keeps its values in `slots` (live[s] says which are
+  // set) and finds model constants through `constant_slots`.
+  std::unordered_map<std::string, int> slot_of;
+  std::vector<Value> slots;
+  std::vector<char> live;
   std::set<std::string> overridable;
   int onednn_nodes = 0;
   BufferPool buffers;
@@ -123,6 +135,7 @@ struct Plan::Impl {
   // The model's constants as values, built once: a run's own map holds only inputs and computed values (mobilenet_v2
   // int8 has ~300 constants; rebuilding their map cost each run a few percent of its 1.8 ms).
   std::unordered_map<std::string, Value> constants;
+  std::vector<Value*> constant_slots;  // per slot: its entry in `constants`, or null
   bool constants_ready = false;
 
   Impl(const Graph& g, PlanOptions o) : graph(g), options(o) {}
@@ -175,6 +188,7 @@ struct Plan::Impl {
     const Node& node = graph.nodes[ni];
     Step& step = steps[ni];
     step.kernel.reset();
+    step.out_mems.clear();
     step.plain_inputs = false;
     // Output shapes from the op's own inference, on concrete input types (once per layout).
     std::vector<ValueType> in_types(ins.size());
@@ -229,7 +243,16 @@ struct Plan::Impl {
     return Status::Ok();
   }
 
-  Status run_reference(size_t ni, std::vector<Value*>& ins, std::unordered_map<std::string, Value>& env) {
+  // The slot of output i of node ni, reset for a new value.
+  Value& output_slot(size_t ni, size_t i) {
+    const int s = steps[ni].out_slots[i];
+    Value& v = slots[size_t(s)];
+    if (live[size_t(s)]) drop(v);
+    live[size_t(s)] = 1;
+    return v;
+  }
+
+  Status run_reference(size_t ni, std::vector<Value*>& ins) {
     const Node& node = graph.nodes[ni];
     std::vector<ValueType> in_types(ins.size());
     InferContext ictx{node, graph.opset, {}, {}, {}, options.max_tensor_bytes};
@@ -266,8 +289,7 @@ struct Plan::Impl {
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       const int64_t bytes = outs[i].nbytes();
-      Value& v = env[node.outputs[i]];
-      drop(v);
+      Value& v = output_slot(ni, i);
       v = Value{std::move(outs[i]), memory(), nullptr, bytes};
       add_plain(bytes);
     }
@@ -276,7 +298,7 @@ struct Plan::Impl {
 
   const OpSpec* step_op(size_t ni) const { return steps[ni].op; }
 
-  Status run_onednn(size_t ni, std::vector<Value*>& ins, std::unordered_map<std::string, Value>& env) {
+  Status run_onednn(size_t ni, std::vector<Value*>& ins) {
     const Node& node = graph.nodes[ni];
     Step& step = steps[ni];
     std::vector<memory> mems(ins.size());
@@ -307,16 +329,23 @@ struct Plan::Impl {
     if (ip >= 0 && size_t(ip) < ins.size() && ins[size_t(ip)] && ins[size_t(ip)]->pooled && !step.plain_inputs &&
         ins[size_t(ip)]->mem.get_desc() == step.kernel->in_place_desc &&
         step.kernel->in_place_desc.get_size() == step.kernel->output_descs[0].get_size() &&
-        dies_at(ni, node.inputs[size_t(ip)]) &&
-        std::count(node.inputs.begin(), node.inputs.end(), node.inputs[size_t(ip)]) == 1) {  // no other operand reads it
+        step.sole_last_read[size_t(ip)]) {
       reuse = ins[size_t(ip)]->pooled;
       ins[size_t(ip)]->pooled = nullptr;  // the output owns the buffer now
     }
     try {
-      for (auto& d : step.kernel->output_descs) {
+      const bool made = step.out_mems.size() == step.kernel->output_descs.size();
+      for (size_t i = 0; i < step.kernel->output_descs.size(); ++i) {
+        const memory::desc& d = step.kernel->output_descs[i];
         held.push_back(reuse && held.empty() ? reuse : buffers.acquire(d.get_size()));
-        outs.emplace_back(d, onednn::cpu_engine(), held.back());
+        if (made) {
+          step.out_mems[i].set_data_handle(held.back());
+          outs.push_back(step.out_mems[i]);
+        } else {
+          outs.emplace_back(d, onednn::cpu_engine(), held.back());
+        }
       }
+      if (!made) step.out_mems = outs;
       step.kernel->execute(stream, mems, outs);
     } catch (const std::exception& e) {
       for (void* p : held) buffers.release(p);
@@ -327,25 +356,17 @@ struct Plan::Impl {
         buffers.release(held[i]);  // an output nobody asked for: scratch only
         continue;
       }
-      Value& v = env[node.outputs[i]];
-      drop(v);
+      Value& v = output_slot(ni, i);
       v = Value{Tensor(), outs[i], held[i], 0};
     }
     return Status::Ok();
-  }
-
-  // True when `value` is read for the last time by node `ni` (and is not a graph output).
-  bool dies_at(size_t ni, const std::string& value) const {
-    for (auto& dead : release_after[ni])
-      if (dead == value) return true;
-    return false;
   }
 
   // The layouts the node's runtime inputs arrive in now (zero desc for omitted and baked-constant inputs).
   std::vector<memory::desc> current_descs(size_t ni, std::vector<Value*>& ins) {
     std::vector<memory::desc> d(ins.size());
     for (size_t i = 0; i < ins.size(); ++i)
-      if (ins[i] && !baked_constant(graph.nodes[ni].inputs[i])) d[i] = desc_of(*ins[i]);
+      if (ins[i] && !steps[ni].baked[i]) d[i] = desc_of(*ins[i]);
     return d;
   }
 
@@ -367,14 +388,38 @@ Plan::Plan(const Graph& graph, PlanOptions options) : impl_(std::make_unique<Imp
     p.steps[i].op = find_op(graph.nodes[i].domain, graph.nodes[i].op_type);
     p.steps[i].candidate = options.use_onednn && is_onednn_candidate(graph.nodes[i]);
   }
+  auto slot = [&](const std::string& name) {
+    if (name.empty()) return -1;
+    auto [it, added] = p.slot_of.emplace(name, int(p.slot_of.size()));
+    return it->second;
+  };
+  for (auto& name : graph.inputs) slot(name);
   std::unordered_map<std::string, size_t> last_use;
-  for (size_t i = 0; i < graph.nodes.size(); ++i)
-    for (auto& in : graph.nodes[i].inputs)
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    Step& step = p.steps[i];
+    for (auto& in : node.inputs) {
+      step.in_slots.push_back(slot(in));
+      step.baked.push_back(p.baked_constant(in) != nullptr);
       if (!in.empty()) last_use[in] = i;
+    }
+    for (auto& out : node.outputs) step.out_slots.push_back(slot(out));
+  }
+  for (auto& name : graph.outputs) slot(name);
   std::set<std::string> keep(graph.outputs.begin(), graph.outputs.end());
-  p.release_after.resize(graph.nodes.size());
   for (auto& [name, i] : last_use)
-    if (!keep.count(name) && !graph.constant(name)) p.release_after[i].push_back(name);
+    if (!keep.count(name) && !graph.constant(name)) p.steps[i].release_slots.push_back(p.slot_of.at(name));
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    Step& step = p.steps[i];
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int s = step.in_slots[j];
+      const bool dies = s >= 0 && std::count(step.release_slots.begin(), step.release_slots.end(), s) > 0;
+      step.sole_last_read.push_back(dies && std::count(step.in_slots.begin(), step.in_slots.end(), s) == 1);
+    }
+  }
+  p.slots.resize(p.slot_of.size());
+  p.live.assign(p.slot_of.size(), 0);
 }
 
 Plan::~Plan() = default;
@@ -394,27 +439,39 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
   if (!p.constants_ready) {
     for (auto& [name, v] : graph.values)
       if (v.constant) p.constants[name] = Value{*v.constant, memory()};
+    p.constant_slots.assign(p.slots.size(), nullptr);
+    for (auto& [name, s] : p.slot_of) {
+      auto c = p.constants.find(name);
+      if (c != p.constants.end()) p.constant_slots[size_t(s)] = &c->second;
+    }
     p.constants_ready = true;
   }
-  std::unordered_map<std::string, Value> env;  // inputs (they override initializers) and computed values
-  env.reserve(graph.nodes.size() + inputs.size());
-  for (auto& [name, t] : inputs) env[name] = Value{t, memory()};
-  auto find_value = [&](const std::string& name) -> Value* {
-    auto it = env.find(name);
-    if (it != env.end()) return &it->second;
-    auto c = p.constants.find(name);
-    return c == p.constants.end() ? nullptr : &c->second;
+  // Inputs (they override initializers) and computed values live in the slots; constants are found by slot too.
+  for (auto& [name, t] : inputs) {
+    auto it = p.slot_of.find(name);
+    if (it == p.slot_of.end()) continue;  // read by nothing
+    p.slots[size_t(it->second)] = Value{t, memory()};
+    p.live[size_t(it->second)] = 1;
+  }
+  auto find_slot = [&](int s) -> Value* {
+    if (s < 0) return nullptr;
+    if (p.live[size_t(s)]) return &p.slots[size_t(s)];
+    return p.constant_slots[size_t(s)];
   };
   p.onednn_nodes = 0;
   p.live_plain_bytes = p.peak_plain_bytes = 0;
-  // Every exit (errors included) hands the pooled buffers of the values still alive back.
+  // Every exit (errors included) hands the pooled buffers of the values still alive back and empties the slots.
   struct ReturnBuffers {
     Impl& p;
-    std::unordered_map<std::string, Value>& env;
     ~ReturnBuffers() {
-      for (auto& [name, v] : env) p.drop(v);
+      for (size_t s = 0; s < p.slots.size(); ++s)
+        if (p.live[s]) {
+          p.drop(p.slots[s]);
+          p.slots[s] = Value{};
+          p.live[s] = 0;
+        }
     }
-  } return_buffers{p, env};
+  } return_buffers{p};
 
   std::vector<Value*> ins;
   for (size_t ni = 0; ni < graph.nodes.size(); ++ni) {
@@ -424,7 +481,7 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
     ins.assign(node.inputs.size(), nullptr);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       if (node.inputs[i].empty()) continue;
-      ins[i] = find_value(node.inputs[i]);
+      ins[i] = find_slot(step.in_slots[i]);
       if (!ins[i]) return error(StatusCode::kInternal, node.describe(), ": input '", node.inputs[i], "' was not computed");
     }
     bool on_onednn = false;
@@ -438,25 +495,26 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
       on_onednn = p.kernel_fits(step, now);
     }
     if (on_onednn) {
-      LB_RETURN_IF_ERROR(p.run_onednn(ni, ins, env));
+      LB_RETURN_IF_ERROR(p.run_onednn(ni, ins));
       ++p.onednn_nodes;
     } else {
-      LB_RETURN_IF_ERROR(p.run_reference(ni, ins, env));
+      LB_RETURN_IF_ERROR(p.run_reference(ni, ins));
     }
     if (value_observer && *value_observer)
-      for (auto& out : node.outputs) {
+      for (size_t i = 0; i < node.outputs.size(); ++i) {
+        const std::string& out = node.outputs[i];
         if (out.empty() || !value_observer->wants(out)) continue;
-        auto it = env.find(out);
-        if (it == env.end()) continue;
-        if (it->second.tensor.defined() ? it->second.tensor.dtype() != DType::kFloat32 : false) continue;
-        LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(it->second));
+        Value* v = find_slot(step.out_slots[i]);
+        if (!v) continue;
+        if (v->tensor.defined() ? v->tensor.dtype() != DType::kFloat32 : false) continue;
+        LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(*v));
         if (t->dtype() == DType::kFloat32) value_observer->observe(out, *t);
       }
-    for (auto& dead : p.release_after[ni]) {
-      auto it = env.find(dead);
-      if (it == env.end()) continue;
-      p.drop(it->second);
-      env.erase(it);
+    for (int dead : step.release_slots) {
+      if (!p.live[size_t(dead)]) continue;
+      p.drop(p.slots[size_t(dead)]);
+      p.slots[size_t(dead)] = Value{};
+      p.live[size_t(dead)] = 0;
     }
     if (observer)
       observer(node, on_onednn ? "onednn" : "ref", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
@@ -465,7 +523,8 @@ Expected<std::map<std::string, Tensor>> Plan::run(const std::map<std::string, Te
   const int64_t peak_before_outputs = p.peak_plain_bytes;  // the copies handed back are the caller's
   std::map<std::string, Tensor> result;
   for (auto& name : graph.outputs) {
-    Value* found = find_value(name);
+    auto it = p.slot_of.find(name);
+    Value* found = it == p.slot_of.end() ? nullptr : find_slot(it->second);
     if (!found) return error(StatusCode::kInternal, "graph output '", name, "' was not computed");
     Value& v = *found;
     LB_ASSIGN_OR_RETURN(Tensor * t, p.plain(v));  // a fresh copy when a plan-owned buffer holds it
