@@ -290,6 +290,44 @@ TEST(OneDnnQConv, QuantizeDequantizeAndInt8MaxPool) {
   }
 }
 
+// An image input (plain, 2-4 channels) is quantized straight into nhwc by lowbit's own loop (the 16-pixel VBMI
+// steps and the scalar tail): same codes as the reference, saturation included, for s8 and u8, batch 2, a plane
+// size that is no multiple of 16 and spans several 4096-pixel chunks; the int8 convolution then reads it as is.
+TEST(OneDnnQConv, ImageInputQuantizesIntoNhwc) {
+  std::mt19937 rng(seed_for("OneDnnQConv.ImageInputQuantizesIntoNhwc"));
+  for (int64_t c : {3, 2, 4}) {
+    for (DType t : {DType::kInt8, DType::kUint8}) {
+      SCOPED_TRACE(std::to_string(c) + " channels, " + (t == DType::kInt8 ? "s8" : "u8"));
+      GraphBuilder b;
+      const Shape shape = {2, c, 67, 71};
+      b.input("x", shape);
+      b.constant("s", scalar(0.02f));
+      b.constant("z", code(t, t == DType::kInt8 ? 3 : 128));
+      b.constant("w", random_codes(rng, DType::kInt8, {8, c, 3, 3}));
+      b.constant("ws", scalar(0.01f));
+      b.constant("ys", scalar(0.2f));
+      b.constant("yz", code(t, 0));
+      b.node("QuantizeLinear", {"x", "s", "z"}, {"q"});
+      b.node("QLinearConv", {"q", "s", "z", "w", "ws", "", "ys", "yz"}, {"y"},
+             {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({2, 2})}});
+      Graph g = b.done({"q", "y"});
+      // Values well away from .5 ties (x * 1/s here, x / s in the reference), past both ends of the code range.
+      Tensor x(DType::kFloat32, shape);
+      std::uniform_int_distribution<int> d(-400, 400);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float(d(rng)) + 0.25f) * 0.02f;
+      auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+      auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+      ASSERT_TRUE(ref.ok() && dnn.ok());
+      auto want = (*ref)->run({{"x", x}});
+      auto got = (*dnn)->run({{"x", x}});
+      ASSERT_TRUE(want.ok() && got.ok());
+      EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 2);
+      EXPECT_EQ(compare_codes(got->at("q"), want->at("q")).differing, 0);
+      EXPECT_LE(compare_codes(got->at("y"), want->at("y")).max_diff, 1);
+    }
+  }
+}
+
 // QLinearAdd / QLinearMul / lookup Gather on the oneDNN path against the reference: bit for bit, for plain
 // inputs, nhwc inputs from an int8 convolution, mixed layouts (reordered) and a broadcast N x C x 1 x 1 operand.
 TEST(OneDnnInt8Elementwise, AddMulAndLookupMatchReferenceExactly) {
