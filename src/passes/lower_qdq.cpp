@@ -9,8 +9,8 @@
 //     Residual blocks, Conv -> [Q -> DQ] -> Add(., DQ(r)) -> [activation] -> Q, become a QLinearConv with
 //     lowbit_residual = 1 and r as inputs 9-11; the Conv output's own rounding and saturation stay exact as
 //     lowbit_conv_scale / lowbit_conv_range (src/ops/qlinear_requant.h), done inside the primitive.
-//  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | DepthToSpace | Resize(nearest) -> Q with the
-//     same scale and zero point: the op runs on the int8 codes (exact: these ops only move or select values,
+//  2. DQ(x) -> MaxPool | Reshape | Flatten | Transpose | Squeeze | Unsqueeze | DepthToSpace | Resize(nearest) | Slice
+//     -> Q with the same scale and zero point, and Split with one such Q per output: the op runs on the int8 codes (exact: these ops only move or select values,
 //     and quantization preserves order). Concat likewise when every input has the output's parameters.
 //  3. int8 activations whose zero point is -128 (one-sided, e.g. post-ReLU ranges) become uint8 with zero
 //     point 0: the same real values, and u8 activations x s8 weights is the form VNNI kernels run without
@@ -226,7 +226,7 @@ bool moves_values_only(const Graph& g, const Node& n) {
   if (op == "Upsample") return n.attr_string("mode", "nearest") == "nearest";
   (void)g;
   return op == "Reshape" || op == "Flatten" || op == "Transpose" || op == "Squeeze" || op == "Unsqueeze" ||
-         op == "Concat" || op == "Slice" || op == "GlobalMaxPool" || op == "DepthToSpace";
+         op == "Concat" || op == "Slice" || op == "GlobalMaxPool" || op == "DepthToSpace" || op == "Split";
 }
 
 // Step 2: data-movement ops between a DQ and a Q with the same parameters run on the codes.
@@ -236,9 +236,22 @@ int move_codes(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     Node& n = g.nodes[ni];
     if (removed[ni] || ctx.pinned(n) || !moves_values_only(g, n) || n.outputs.empty()) continue;
-    const int qi = sole_consumer(uses, n.outputs[0]);
-    TensorQ y;
-    if (qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y)) continue;
+    // Every output (Split has several) must go to its own Q, all with one scale and zero point.
+    std::vector<int> qs;
+    std::vector<TensorQ> ys;
+    bool outputs_ok = true;
+    for (const std::string& out : n.outputs) {
+      if (out.empty()) continue;
+      const int qi = sole_consumer(uses, out);
+      TensorQ yo;
+      outputs_ok = outputs_ok && qi >= 0 && !removed[size_t(qi)] && quantize_node(g, size_t(qi), &yo) &&
+                   (ys.empty() || same_params(ys[0], yo));
+      if (!outputs_ok) break;
+      qs.push_back(qi);
+      ys.push_back(yo);
+    }
+    if (!outputs_ok || ys.empty()) continue;
+    const TensorQ& y = ys[0];
     // Data inputs: all of Concat's, input 0 of the others (the rest are shapes, axes, scales: constants).
     const size_t data_inputs = n.op_type == "Concat" ? n.inputs.size() : 1;
     std::vector<std::string> codes;
@@ -253,8 +266,11 @@ int move_codes(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
     if (!ok) continue;
     ctx.note(str_cat(n.describe(), " runs on ", dtype_name(y.dtype), " codes (no dequantize/quantize around it)"));
     for (size_t i = 0; i < data_inputs; ++i) n.inputs[i] = codes[i];
-    n.outputs[0] = y.codes;
-    removed[size_t(qi)] = true;
+    for (size_t o = 0, k = 0; o < n.outputs.size(); ++o) {
+      if (n.outputs[o].empty()) continue;
+      n.outputs[o] = ys[k].codes;
+      removed[size_t(qs[k++])] = true;
+    }
     ++changes;
   }
   return changes;

@@ -182,6 +182,30 @@ TEST(PassLowerQdq, AddAndMulOfQuantizedTensorsBecomeQLinearOps) {
 
 // A squeeze-excitation style mean: DQ -> GlobalAveragePool -> Q runs on an exact integer sum. The float simulation
 // rounds its float mean, so a code may differ by one step where that mean sits at a rounding tie.
+// Split between a DQ and one Q per output with the same parameters moves codes; a Split whose outputs are
+// quantized differently stays float.
+TEST(PassLowerQdq, SplitRunsOnCodes) {
+  for (bool same : {true, false}) {
+    SCOPED_TRACE(same ? "same parameters" : "one output quantized differently");
+    QdqBuilder q;
+    std::pair<std::string, std::string> p;
+    auto x = q.qdq(q.b.input("x", {1, 10, 6, 6}), 0.02f, DType::kInt8, 5, &p);
+    Tensor sizes(DType::kInt64, {2});
+    sizes.data<int64_t>()[0] = 4, sizes.data<int64_t>()[1] = 6;
+    auto parts = q.b.node_multi("Split", {x, q.b.constant("sizes", sizes)}, {{"axis", i64(1)}}, 2);
+    q.b.output(q.qdq_with(parts[0], p));
+    q.b.output(same ? q.qdq_with(parts[1], p) : q.qdq(parts[1], 0.03f, DType::kInt8, 0));
+    Graph before = q.b.build(), after = before;
+    run_pass_ok(after, "lower_qdq");
+    run_pass_ok(after, "eliminate_dead_code");
+    const Node* split = find_node_by_op(after, "Split");
+    ASSERT_NE(split, nullptr);
+    EXPECT_EQ(after.find(split->inputs[0])->type.dtype, same ? DType::kInt8 : DType::kFloat32);
+    EXPECT_EQ(count_op(after, "QuantizeLinear"), same ? 1 : 3);
+    expect_close_to_simulation(before, after, 0.02f, 0, 0);
+  }
+}
+
 TEST(PassLowerQdq, GlobalAveragePoolBecomesQLinearGlobalAveragePool) {
   for (DType t : {DType::kInt8, DType::kUint8}) {
     QdqBuilder q;
