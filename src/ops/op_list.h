@@ -53,6 +53,7 @@
   X(QLinearAdd,        10, 17, qlinear_binary, "C = quantize(dequantize(A) + dequantize(B)), broadcasting; fused activation") \
   X(QLinearMul,        10, 17, qlinear_binary, "C = quantize(dequantize(A) * dequantize(B)), broadcasting; fused activation") \
   X(QLinearGlobalAveragePool, 10, 17, qlinear_binary, "Y = quantize(mean over spatial dims of dequantize(X)), exact integer sum") \
+  X(QLinearAveragePool, 10, 17, qlinear_binary, "Y = quantize(AveragePool(dequantize(X))): pads, ceil_mode, count_include_pad; exact integer sums") \
   X(QLinearMatMul,     10, 17, conv_gemm, "quantized MatMul: int8/uint8 A and B (per-row a, per-column b scales), requantized output") \
   X(MatMulIntegerToFloat, 10, 17, conv_gemm, "float Y = (A - a_zp)(B - b_zp) * a_scale * b_scale + bias: int8 matmul, float output") \
   X(QLinearConv,       10, 17, conv_gemm, "quantized Conv: int8/uint8 X and W, int32 bias, requantized output (per-channel w_scale)") \

@@ -1,7 +1,8 @@
-// Inference for QLinearAdd / QLinearMul / QLinearGlobalAveragePool (src/ops/qlinear_binary.h). Kernels: src/kernels/ref/qlinear_binary.cpp,
+// Inference for QLinearAdd / QLinearMul / QLinearGlobalAveragePool / QLinearAveragePool (src/ops/qlinear_binary.h). Kernels: src/kernels/ref/qlinear_binary.cpp,
 // src/kernels/onednn/qlinear_binary.cpp.
 #include "ops/broadcast.h"
 #include "ops/op_table.h"
+#include "ops/pool_params.h"
 #include "ops/qlinear_binary.h"
 
 namespace lowbit {
@@ -49,10 +50,10 @@ Status infer_qlinear_binary(InferContext& ctx) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
-  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 5));  // X, x_scale, [x_zero_point], y_scale, [y_zero_point]
+// QLinearGlobalAveragePool / QLinearAveragePool: X, x_scale, [x_zero_point], y_scale, [y_zero_point], per tensor.
+// Returns the output element type.
+Expected<DType> check_qlinear_pool_inputs(InferContext& ctx) {
+  LB_RETURN_IF_ERROR(ctx.expect_inputs(2, 5));
   if (!ctx.has_input(3)) return ctx.fail("y_scale (input 3) is required");
   if (ctx.node.attr_int("channels_last", 0) != 0) return ctx.fail("channels_last = 1 is not supported");
   LB_RETURN_IF_ERROR(ctx.expect_dtype(0, {DType::kInt8, DType::kUint8}));
@@ -68,7 +69,40 @@ Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
     LB_RETURN_IF_ERROR(ctx.expect_dtype(4, {DType::kInt8, DType::kUint8}));
     LB_RETURN_IF_ERROR(expect_one_value(ctx, 4, "a zero point"));
   }
-  const DType out = ctx.has_input(4) ? ctx.in(4).dtype : ctx.in(0).dtype;
+  return ctx.has_input(4) ? ctx.in(4).dtype : ctx.in(0).dtype;
+}
+
+}  // namespace
+
+Status infer_QLinearAveragePool(InferContext& ctx) {
+  LB_ASSIGN_OR_RETURN(const DType out, check_qlinear_pool_inputs(ctx));
+  const ValueType& x = ctx.in(0);
+  if (!x.has_shape) {
+    ValueType t;
+    t.dtype = out;
+    ctx.set_output(0, t);
+    return Status::Ok();
+  }
+  if (x.rank() < 3) return ctx.fail("X must be N x C x D1 x ..., got ", x.to_string());
+  PoolParams p;
+  LB_RETURN_IF_ERROR(parse_pool_params(ctx.node, ctx.opset, /*is_max=*/false, x.rank() - 2, &p));
+  std::vector<Dim> dims = {x.dims[0], x.dims[1]};
+  for (size_t i = 0; i < p.spatial_rank; ++i) {
+    const Dim& in = x.dims[i + 2];
+    if (!in.known()) {
+      dims.push_back(Dim());
+      continue;
+    }
+    PoolAxis a;
+    LB_RETURN_IF_ERROR(pool_axis_geometry(ctx.node, p, i, in.value, &a));
+    dims.push_back(a.out);
+  }
+  ctx.set_output(0, ValueType(out, dims));
+  return Status::Ok();
+}
+
+Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
+  LB_ASSIGN_OR_RETURN(const DType out, check_qlinear_pool_inputs(ctx));
   const ValueType& x = ctx.in(0);
   if (!x.has_shape) {
     ValueType t;

@@ -34,6 +34,10 @@ inline float qlinear_binary_value(const QLinearBinaryParams& p, int32_t a, int32
 // The sum is exact in integers and the one float step is qlinear_average_code, shared by both kernels: they agree
 // bit for bit. Against the QDQ graph's float simulation (a float mean of dequantized values) the result differs
 // only where that float mean's own rounding tips a code: at most 1.
+// QLinearAveragePool (com.microsoft, channels_last = 0; lower_qdq writes it for DQ -> AveragePool -> Q) is the same
+// per window: the in-bounds codes summed exactly, minus x_zero per in-bounds tap, times x_scale / (y_scale * divisor),
+// with divisor the in-bounds taps, or the taps inside the padded input when count_include_pad = 1 (padding is
+// real zero). Reference kernel: src/kernels/ref/pool.cpp.
 struct QLinearPoolParams {
   float x_scale = 1, y_scale = 1;
   int32_t x_zero = 0, y_zero = 0;

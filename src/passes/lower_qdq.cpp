@@ -19,7 +19,8 @@
 //     requantization) become one 256-entry lookup table, Gather(table, codes).
 //     Concat whose inputs' parameters differ from its output's: those inputs go through requantization tables.
 //  5. DQ(a), DQ(b) -> Add | Mul -> [activation] -> Q becomes QLinearAdd / QLinearMul (src/ops/qlinear_binary.h).
-//  6. DQ(x) -> GlobalAveragePool -> Q becomes QLinearGlobalAveragePool (exact integer sums).
+//  6. DQ(x) -> GlobalAveragePool | AveragePool -> Q becomes QLinearGlobalAveragePool | QLinearAveragePool (exact
+//     integer sums).
 //  7. DQ(a) -> MatMul(., DQ(constant int8 B)) -> Q becomes QLinearMatMul.
 //  8. DQ(a) -> Gemm | MatMul(., DQ(constant int8 B)) with a float output becomes MatMulIntegerToFloat.
 // Nodes pinned by keep_nodes stay as they are (QDQ float simulation): that is the per-layer float switch.
@@ -520,23 +521,35 @@ int binary_ops(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   return changes;
 }
 
-// Step 6: DQ(x) -> GlobalAveragePool -> Q -> QLinearGlobalAveragePool (squeeze-excitation blocks, classifier heads).
+// Step 6: DQ(x) -> GlobalAveragePool -> Q -> QLinearGlobalAveragePool (squeeze-excitation blocks, classifier heads),
+// and DQ(x) -> AveragePool -> Q -> QLinearAveragePool with the pooling attributes (not dilated ones: com.microsoft's
+// op has none).
 int average_pools(Graph& g, PassContext& ctx, std::vector<bool>& removed) {
   GraphUses uses(g);
   int changes = 0;
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
     const Node& n = g.nodes[ni];
-    if (removed[ni] || ctx.pinned(n) || !is_op(n, "GlobalAveragePool") || n.num_inputs() != 1) continue;
+    const bool global = is_op(n, "GlobalAveragePool");
+    if (removed[ni] || ctx.pinned(n) || !(global || is_op(n, "AveragePool")) || n.num_inputs() != 1) continue;
+    if (!global && n.outputs.size() != 1) continue;
+    if (!global && n.has_attr("dilations")) {
+      bool plain = true;
+      for (int64_t d : n.attr_ints("dilations")) plain = plain && d == 1;
+      if (!plain) continue;
+    }
     TensorQ x, y;
     const int qi = sole_consumer(uses, n.outputs[0]);
     if (!dequantized_activation(g, n.inputs[0], &x) || qi < 0 || removed[size_t(qi)] || !quantize_node(g, size_t(qi), &y))
       continue;
     Node q;
-    q.op_type = "QLinearGlobalAveragePool";
+    q.op_type = global ? "QLinearGlobalAveragePool" : "QLinearAveragePool";
     q.name = n.name;
     q.inputs = {x.codes, x.scale, zero_point_input(g, x), y.scale, zero_point_input(g, y)};
     q.outputs = {y.codes};
-    ctx.note(str_cat(n.describe(), " -> QLinearGlobalAveragePool (", dtype_name(x.dtype), " -> ", dtype_name(y.dtype), ")"));
+    if (!global)
+      for (const char* a : {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"})
+        if (n.has_attr(a)) q.attrs[a] = n.attrs.at(a);
+    ctx.note(str_cat(n.describe(), " -> ", q.op_type, " (", dtype_name(x.dtype), " -> ", dtype_name(y.dtype), ")"));
     removed[ni] = true;
     g.nodes[y.node] = std::move(q);
     ++changes;

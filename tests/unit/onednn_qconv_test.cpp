@@ -511,6 +511,9 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
            {"QLinearGlobalAveragePool", "N x C x D1", {"m", "s1", "zx", "s1", "zx"}},          // no spatial dims
            {"QLinearGlobalAveragePool", "y_scale (input 3) is required", {"x", "s1", "zx"}},
            {"MatMulIntegerToFloat", "bias", {"m", "b", "s1", "s1", "zx", "", "s3"}},           // 3 values, 4 columns
+           {"QLinearAveragePool", "scale", {"x", "s3", "zx", "s1", "zx"}},                     // 3 values
+           {"QLinearAveragePool", "y_scale (input 3) is required", {"x", "s1", "zx"}},
+           {"QLinearAveragePool", "kernel_shape", {"x", "s1", "zx", "s1", "zx"}},              // no window
        }) {
     SCOPED_TRACE(c.op + " " + c.why);
     GraphBuilder b;

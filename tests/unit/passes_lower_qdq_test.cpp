@@ -220,6 +220,28 @@ TEST(PassLowerQdq, GlobalAveragePoolBecomesQLinearGlobalAveragePool) {
   }
 }
 
+// DQ -> AveragePool -> Q with its own output parameters becomes QLinearAveragePool: exact integer window sums,
+// excluded and included padding, ceil_mode's partial windows; within one step of the float simulation.
+TEST(PassLowerQdq, AveragePoolBecomesQLinearAveragePool) {
+  for (int64_t include_pad : {0, 1}) {
+    for (DType t : {DType::kInt8, DType::kUint8}) {
+      SCOPED_TRACE(str_cat("count_include_pad ", include_pad, t == DType::kInt8 ? ", s8" : ", u8"));
+      QdqBuilder q;
+      auto x = q.qdq(q.b.input("x", {2, 5, 9, 8}), 0.02f, t, t == DType::kInt8 ? 3 : 120);
+      auto pool = q.b.node("AveragePool", {x},
+                           {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 0})},
+                            {"ceil_mode", i64(1)}, {"count_include_pad", i64(include_pad)}});
+      q.b.output(q.qdq(pool, 0.015f, DType::kInt8, -2));
+      Graph before = q.b.build(), after = before;
+      run_pass_ok(after, "lower_qdq");
+      run_pass_ok(after, "eliminate_dead_code");
+      EXPECT_EQ(count_op(after, "QLinearAveragePool"), 1);
+      EXPECT_EQ(count_op(after, "AveragePool"), 0);
+      expect_close_to_simulation(before, after, 0.015f, 1, 0.05);
+    }
+  }
+}
+
 // Concat of inputs quantized with other parameters than its output (an FPN joining upsampled maps): the inputs
 // whose parameters differ go through requantization tables, the Concat moves codes; exact against the simulation.
 TEST(PassLowerQdq, ConcatOfDifferentlyQuantizedInputsRequantizesByTables) {

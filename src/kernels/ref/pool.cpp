@@ -1,4 +1,5 @@
-// Reference kernels: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool (N-d, any spatial rank).
+// Reference kernels: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, QLinearAveragePool (N-d, any
+// spatial rank).
 // Window geometry comes from src/ops/pool_params.h, the same code inference used for the shapes.
 #include <cmath>
 #include <limits>
@@ -6,6 +7,7 @@
 #include "kernels/ref/norm_pool_util.h"
 #include "ops/op_table.h"
 #include "ops/pool_params.h"
+#include "ops/qlinear_binary.h"
 
 namespace lowbit {
 
@@ -255,6 +257,58 @@ Status ref_AveragePool(KernelContext& ctx) {
     default:
       return unsupported_dtype(ctx);
   }
+  return Status::Ok();
+}
+
+// QLinearAveragePool: per window an exact integer sum of the in-bounds codes, then one float step
+// (src/ops/qlinear_binary.h). Padding counts as real zero (code x_zero) when count_include_pad is set.
+template <typename X, typename Y>
+void qlinear_average_pool(KernelContext& ctx, const PoolPlan& plan, const QLinearPoolParams& q, bool count_include_pad) {
+  const X* x = ctx.in(0).data<X>();
+  Y* y = ctx.out(0).data<Y>();
+  ctx.parallel_for(plan.planes, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> k(plan.rank);
+    for (int64_t c = begin; c < end; ++c) {
+      const X* xp = x + c * plan.in_plane;
+      Y* yp = y + c * plan.out_plane;
+      for_each_output(plan, [&](int64_t out, const int64_t* first, const int64_t* taps, const int64_t* padded) {
+        int64_t sum = 0, in_bounds = 1, divisor = 1;
+        for_each_tap(plan, first, taps, k, [&](int64_t off) { sum += xp[off]; });
+        for (size_t a = 0; a < plan.rank; ++a) {
+          in_bounds *= taps[a];
+          divisor *= count_include_pad ? padded[a] : taps[a];
+        }
+        if (divisor <= 0) {
+          yp[out] = quant::saturate<Y>(int64_t(q.y_zero));
+          return;
+        }
+        yp[out] = quant::requantize<Y>(int32_t(sum - int64_t(q.x_zero) * in_bounds),
+                                       qlinear_average_multiplier(q, divisor), q.y_zero);
+      });
+    }
+  });
+}
+
+Status ref_QLinearAveragePool(KernelContext& ctx) {
+  PoolParams p;
+  PoolPlan plan;
+  LB_RETURN_IF_ERROR(make_plan(ctx, /*is_max=*/false, &plan, &p));
+  QLinearPoolParams q;
+  q.x_scale = ctx.in(1).data<float>()[0];
+  q.y_scale = ctx.in(3).data<float>()[0];
+  if (ctx.has_input(2)) q.x_zero = int32_t(ctx.in(2).get_as_int64(0));
+  if (ctx.has_input(4)) q.y_zero = int32_t(ctx.in(4).get_as_int64(0));
+  if (!(q.x_scale > 0) || !(q.y_scale > 0) || !std::isfinite(q.x_scale) || !std::isfinite(q.y_scale))
+    return ctx.fail("scales must be positive and finite, got x_scale ", q.x_scale, ", y_scale ", q.y_scale);
+  int64_t window = 1;
+  for (int64_t k : p.kernel) window *= k;
+  if (window > (int64_t(1) << 23)) return ctx.fail("a window of ", window, " values: the int32 sum could overflow");
+  const bool x8 = ctx.in(0).dtype() == DType::kInt8, y8 = ctx.out(0).dtype() == DType::kInt8;
+  const bool include = p.count_include_pad;
+  if (x8 && y8) qlinear_average_pool<int8_t, int8_t>(ctx, plan, q, include);
+  else if (x8) qlinear_average_pool<int8_t, uint8_t>(ctx, plan, q, include);
+  else if (y8) qlinear_average_pool<uint8_t, int8_t>(ctx, plan, q, include);
+  else qlinear_average_pool<uint8_t, uint8_t>(ctx, plan, q, include);
   return Status::Ok();
 }
 
