@@ -2,8 +2,8 @@
 // ONNX Runtime's quantizer and TensorRT's toolkits write it) is turned into integer execution. Runs before
 // constant folding, which would otherwise turn DequantizeLinear(int8 weights) back into float weights.
 //
-//  0. DQ(x) -> ConvTranspose with stride == kernel (upsampling) -> [act] -> Q becomes a 1x1 Conv + DepthToSpace
-//     (lower_qdq_conv_transpose.cpp), which steps 1 and 2 then make integer.
+//  0. DQ(x) -> ConvTranspose (stride s, pads) -> [act] -> Q becomes a Conv with s*s phases + DepthToSpace [+ Slice
+//     crop] (lower_qdq_conv_transpose.cpp), which steps 1 and 2 then make integer.
 //  1. DQ(x), DQ(W int8 constant) [, DQ(B int32 constant) or float B] -> Conv -> [Relu | Clip | LeakyRelu ...]
 //     -> Q   becomes one QLinearConv with the activation fused (src/ops/qlinear_requant.h).
 //     Residual blocks, Conv -> [Q -> DQ] -> Add(., DQ(r)) -> [activation] -> Q, become a QLinearConv with

@@ -1,39 +1,71 @@
-// lower_qdq, step 0: integer ConvTranspose for the upsampling form (stride == kernel, no padding, dilation, output
-// padding or groups; square kernel b x b), as segmentation and detection heads use it (PaddleOCR's DB head):
+// lower_qdq, step 0: integer ConvTranspose by the sub-pixel decomposition. A transposed convolution with stride s
+// (the same on both axes), kernel kh x kw, pads and output_padding (no dilation, groups or output_shape) is s*s
+// ordinary convolutions over the input, one per output phase, each with a sub-kernel of ceil(k/s) taps:
 //
-//   DQ(x) -> ConvTranspose(DQ(W: C x M x b x b), [B]) -> [act] -> Q(y)
+//   DQ(x) -> ConvTranspose(DQ(W: C x M x kh x kw), [B]) -> [act] -> Q(y)
 // becomes
-//   DQ(x) -> Conv 1x1 (DQ(W': b*b*M x C x 1 x 1), [B']) -> [act] -> Q(y) -> DQ(y) -> DepthToSpace(b, DCR) -> Q(y)
+//   DQ(x) -> Conv (DQ(W': s*s*M x C x kh' x kw'), [B'], pads kh'-1, kw'-1 on the top/left) -> [act] -> Q(y)
+//         -> DQ(y) -> DepthToSpace(s, DCR) -> Q(y) [-> DQ(y) -> Slice(the pads' crop) -> Q(y)]
 //
-// with W'[(ky*b + kx)*M + m, c] = W[c, m, ky, kx] and the per-channel scales and bias repeated per kernel cell.
-// Exact: each input pixel feeds its own b x b output patch, so the Conv computes every output value once (the
-// same products, summed in the same order), and DepthToSpace only moves values, so quantizing before or after it
-// is the same. The later steps make the Conv a QLinearConv and run DepthToSpace on codes (step 2); the Q -> DQ
-// pair in between costs nothing. The values the rewrite introduces get new names (`..._patches`): the layer's
-// own output name stays on the DepthToSpace, which computes what the ConvTranspose did.
+// with kh' = ceil(kh / s) and W'[(ry*s + rx)*M + m, c, j, i] = W[c, m, ry + (kh'-1-j)*s, rx + (kw'-1-i)*s] (zero
+// past the kernel), scales and bias repeated per phase. Output row o of the transposed convolution is phase
+// (o + pad_top) mod s of conv row (o + pad_top) / s: every output sums the same products as before, so the
+// integer result is exact; DepthToSpace and the crop only move values, so quantizing before or after them is the
+// same. The upsampling form (stride == kernel, no pads: PaddleOCR's DB head) is the case kh' = 1 with no crop.
+// The later steps make the Conv a QLinearConv and run DepthToSpace and Slice on codes (step 2); the Q -> DQ
+// pairs in between cost nothing. The values the rewrite introduces get new names (`..._patches`): the layer's
+// own output name stays on the last node, which computes what the ConvTranspose did.
 #include "passes/qdq_match.h"
+
+#include <algorithm>
 
 namespace lowbit::qdq {
 
 namespace {
 
-// The block size b when `ct` is the upsampling form above, else 0.
-int64_t upsampling_block(const Node& ct, const Tensor& w) {
-  if (w.rank() != 4 || w.dim(2) != w.dim(3) || w.dim(2) < 1) return 0;
-  const int64_t b = w.dim(2);
-  auto all = [](const std::vector<int64_t>& v, int64_t x) {
-    for (int64_t e : v)
-      if (e != x) return false;
+// How a ConvTranspose maps onto Conv + DepthToSpace + crop (see above), for a known input size.
+struct SubPixel {
+  int64_t s = 0;                // stride = DepthToSpace block; 0: not this form
+  int64_t kh = 0, kw = 0;       // the sub-kernel
+  int64_t pad_bottom = 0, pad_right = 0;
+  int64_t crop_top = 0, crop_left = 0, out_h = 0, out_w = 0;
+  bool crop = false;            // the DepthToSpace output is larger than the ConvTranspose's
+};
+
+SubPixel sub_pixel_form(const Node& ct, const Tensor& w, const ValueType& x) {
+  SubPixel f;
+  if (w.rank() != 4 || !x.has_shape || x.rank() != 4 || !x.dims[2].known() || !x.dims[3].known()) return f;
+  auto all = [](const std::vector<int64_t>& v, int64_t e) {
+    for (int64_t a : v)
+      if (a != e) return false;
     return true;
   };
-  const std::string pad = ct.attr_string("auto_pad", "NOTSET");
-  if (ct.attr_int("group", 1) != 1 || (pad != "NOTSET" && pad != "VALID") || ct.has_attr("output_shape")) return 0;
-  const std::vector<int64_t> strides = ct.attr_ints("strides", {1, 1}), kernel = ct.attr_ints("kernel_shape", {b, b});
-  if (strides.size() != 2 || !all(strides, b) || kernel.size() != 2 || !all(kernel, b)) return 0;
-  if (!all(ct.attr_ints("pads", {0, 0, 0, 0}), 0) || !all(ct.attr_ints("dilations", {1, 1}), 1) ||
-      !all(ct.attr_ints("output_padding", {0, 0}), 0))
-    return 0;
-  return b;
+  const std::string auto_pad = ct.attr_string("auto_pad", "NOTSET");
+  if (ct.attr_int("group", 1) != 1 || (auto_pad != "NOTSET" && auto_pad != "VALID") || ct.has_attr("output_shape"))
+    return f;
+  const int64_t kh = w.dim(2), kw = w.dim(3);
+  const std::vector<int64_t> strides = ct.attr_ints("strides", {1, 1}), kernel = ct.attr_ints("kernel_shape", {kh, kw});
+  if (strides.size() != 2 || strides[0] != strides[1] || strides[0] < 1 || kernel != std::vector<int64_t>{kh, kw})
+    return f;
+  if (!all(ct.attr_ints("dilations", {1, 1}), 1)) return f;
+  const int64_t s = strides[0];
+  std::vector<int64_t> pads = auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : ct.attr_ints("pads", {0, 0, 0, 0});
+  const std::vector<int64_t> out_pad = ct.attr_ints("output_padding", {0, 0});
+  if (pads.size() != 4 || out_pad.size() != 2) return f;
+  for (int64_t v : pads)
+    if (v < 0) return f;
+  const int64_t in_h = x.dims[2].value, in_w = x.dims[3].value;
+  f.out_h = (in_h - 1) * s - pads[0] - pads[2] + kh + out_pad[0];
+  f.out_w = (in_w - 1) * s - pads[1] - pads[3] + kw + out_pad[1];
+  if (f.out_h < 1 || f.out_w < 1) return f;
+  f.kh = (kh + s - 1) / s, f.kw = (kw + s - 1) / s;
+  // Conv rows needed: up to (pad_top + out_h - 1) / s; the conv yields in_h + pad_bottom rows.
+  const int64_t rows = (pads[0] + f.out_h + s - 1) / s, cols = (pads[1] + f.out_w + s - 1) / s;
+  f.pad_bottom = std::max<int64_t>(0, rows - in_h), f.pad_right = std::max<int64_t>(0, cols - in_w);
+  f.crop_top = pads[0], f.crop_left = pads[1];
+  f.crop = pads[0] != 0 || pads[1] != 0 || (in_h + f.pad_bottom) * s != f.out_h || (in_w + f.pad_right) * s != f.out_w;
+  f.s = s;
+  return f;
 }
 
 // Per-output-channel values (`m` of them) repeated for each of the b*b kernel cells; a per-tensor value (one, when
@@ -62,9 +94,10 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     ConstantDq w;
     if (!dequantized_activation(g, ct.inputs[0], &x) || !constant_dequantize(g, ct.inputs[1], &w)) continue;
     if (w.codes->dtype() != DType::kInt8 && w.codes->dtype() != DType::kUint8) continue;
-    const int64_t b = upsampling_block(ct, *w.codes);
-    if (b == 0) continue;
-    const int64_t c = w.codes->dim(0), m = w.codes->dim(1), cells = b * b;
+    const SubPixel f = sub_pixel_form(ct, *w.codes, g.find(ct.inputs[0])->type);
+    if (f.s == 0) continue;
+    const int64_t b = f.s, c = w.codes->dim(0), m = w.codes->dim(1), cells = b * b;
+    const int64_t kh = w.codes->dim(2), kw = w.codes->dim(3);
     if (w.scale->numel() != 1 && (w.scale->numel() != m || w.node->attr_int("axis", 1) != 1)) continue;
     if (w.zero_point && w.zero_point->numel() != w.scale->numel()) continue;
     // The bias: a float constant or DQ(int32 constant), per output channel.
@@ -86,13 +119,22 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     }
     if (next < 0 || removed[size_t(next)] || !quantize_node(g, size_t(next), &y)) continue;
 
-    // W' = b*b*M x C x 1 x 1 with row (ky*b + kx)*M + o = W[:, o, ky, kx]; scales and zero points per row.
-    Tensor codes(w.codes->dtype(), {cells * m, c, 1, 1});
+    // W' = b*b*M x C x kh' x kw' (see the top of the file); scales and zero points per row. Taps past the kernel
+    // hold the weights' zero point (real zero).
+    Tensor codes(w.codes->dtype(), {cells * m, c, f.kh, f.kw});
     const uint8_t* src = static_cast<const uint8_t*>(w.codes->raw());
     uint8_t* dst = static_cast<uint8_t*>(codes.raw());
-    for (int64_t ci2 = 0; ci2 < c; ++ci2)
-      for (int64_t o = 0; o < m; ++o)
-        for (int64_t cell = 0; cell < cells; ++cell) dst[(cell * m + o) * c + ci2] = src[(ci2 * m + o) * cells + cell];
+    for (int64_t row = 0; row < cells * m; ++row) {
+      const int64_t phase = row / m, o = row % m, ry = phase / b, rx = phase % b;
+      const uint8_t zero = w.zero_point ? static_cast<const uint8_t*>(w.zero_point->raw())[w.zero_point->numel() == 1 ? 0 : o] : 0;
+      for (int64_t ci2 = 0; ci2 < c; ++ci2)
+        for (int64_t j = 0; j < f.kh; ++j)
+          for (int64_t i = 0; i < f.kw; ++i) {
+            const int64_t ky = ry + (f.kh - 1 - j) * b, kx = rx + (f.kw - 1 - i) * b;
+            dst[((row * c + ci2) * f.kh + j) * f.kw + i] =
+                ky < kh && kx < kw ? src[((ci2 * m + o) * kh + ky) * kw + kx] : zero;
+          }
+    }
     const std::string id = ct.name.empty() ? ct.outputs[0] : ct.name;
     std::vector<std::string> w_in = {add_constant(g, id + "_patch_W", std::move(codes)),
                                      add_constant(g, id + "_patch_W_scale", repeat_per_cell(*w.scale, m, cells))};
@@ -115,7 +157,9 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     // The layer's output (after the activation) keeps its name on the DepthToSpace; the patch values are new.
     const std::string layer_out = act >= 0 ? g.nodes[size_t(act)].outputs[0] : ct.outputs[0];
     Node conv = make_node("Conv", id, conv_in, {add_value(g, ct.outputs[0] + "_patches")});
-    conv.attrs["kernel_shape"] = Attribute::of_ints({1, 1});
+    conv.attrs["kernel_shape"] = Attribute::of_ints({f.kh, f.kw});
+    if (f.kh > 1 || f.kw > 1 || f.pad_bottom > 0 || f.pad_right > 0)
+      conv.attrs["pads"] = Attribute::of_ints({f.kh - 1, f.kw - 1, f.pad_bottom, f.pad_right});
     std::string patches = conv.outputs[0];
     if (act >= 0) {
       Node& a = g.nodes[size_t(act)];
@@ -130,11 +174,29 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     dq_in = {added.back().outputs[0]};
     dq_in.insert(dq_in.end(), qp.begin(), qp.end());
     added.push_back(make_node("DequantizeLinear", id + "_patches_DQ", dq_in, {add_value(g, patches + "_dq")}));
-    added.push_back(make_node("DepthToSpace", id + "_depth_to_space", {added.back().outputs[0]}, {layer_out}));
+    const std::string spread = f.crop ? add_value(g, layer_out + "_spread") : layer_out;
+    added.push_back(make_node("DepthToSpace", id + "_depth_to_space", {added.back().outputs[0]}, {spread}));
     added.back().attrs["blocksize"] = Attribute::of_int(b);
     added.back().attrs["mode"] = Attribute::of_string("DCR");
-    ctx.note(str_cat("ConvTranspose '", ct.name, "' (", b, "x", b, " stride ", b, ") -> 1x1 Conv with ", cells * m,
-                     " channels + DepthToSpace (integer upsampling)"));
+    if (f.crop) {  // Q -> DQ -> Slice: the transposed convolution's pads come off the edges
+      q_in[0] = spread;
+      added.push_back(make_node("QuantizeLinear", id + "_spread_Q", q_in, {add_value(g, spread + "_q")}));
+      dq_in[0] = added.back().outputs[0];
+      added.push_back(make_node("DequantizeLinear", id + "_spread_DQ", dq_in, {add_value(g, spread + "_dq")}));
+      auto ints = [&](const std::string& name, std::vector<int64_t> v) {
+        Tensor t(DType::kInt64, {int64_t(v.size())});
+        for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+        return add_constant(g, id + name, std::move(t));
+      };
+      added.push_back(make_node("Slice", id + "_crop",
+                                {added.back().outputs[0], ints("_crop_starts", {f.crop_top, f.crop_left}),
+                                 ints("_crop_ends", {f.crop_top + f.out_h, f.crop_left + f.out_w}),
+                                 ints("_crop_axes", {2, 3})},
+                                {layer_out}));
+    }
+    ctx.note(str_cat("ConvTranspose '", ct.name, "' (", kh, "x", kw, " stride ", b, ") -> ", f.kh, "x", f.kw,
+                     " Conv with ", cells * m, " channels + DepthToSpace", f.crop ? " + crop" : "",
+                     " (integer sub-pixel convolution)"));
     g.nodes[ci] = std::move(conv);
     for (Node& n : added) {
       g.nodes.push_back(std::move(n));

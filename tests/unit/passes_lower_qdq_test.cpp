@@ -296,6 +296,49 @@ TEST(PassLowerQdq, UpsamplingConvTransposeBecomesQLinearConvAndDepthToSpace) {
   }
 }
 
+// Strided, padded ConvTranspose (decoder and GAN upsampling: 4x4 stride 2 pad 1, 3x3 stride 2 with
+// output_padding, stride 1, a rectangular kernel with uneven pads): the sub-pixel form, Conv + DepthToSpace + crop,
+// all integer; within one step of the float simulation.
+TEST(PassLowerQdq, StridedPaddedConvTransposeBecomesSubPixelConv) {
+  struct Case {
+    int64_t kh, kw, s;
+    std::vector<int64_t> pads, out_pad;
+  };
+  for (const Case& k : std::vector<Case>{{4, 4, 2, {1, 1, 1, 1}, {0, 0}},
+                                         {3, 3, 2, {1, 1, 1, 1}, {1, 1}},
+                                         {3, 3, 1, {1, 1, 1, 1}, {0, 0}},
+                                         {3, 2, 2, {0, 1, 1, 0}, {0, 1}},
+                                         {5, 5, 3, {2, 2, 1, 1}, {0, 0}}}) {
+    SCOPED_TRACE(str_cat(k.kh, "x", k.kw, " stride ", k.s));
+    const int64_t c = 4, m = 3;
+    QdqBuilder q;
+    auto x = q.qdq(q.b.input("x", {1, c, 5, 6}), 0.02f, DType::kUint8, 0);
+    Tensor w(DType::kInt8, {c, m, k.kh, k.kw});
+    std::uniform_int_distribution<int> wd(-127, 127);
+    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
+    Tensor ws(DType::kFloat32, {m}), bq(DType::kInt32, {m}), bs(DType::kFloat32, {m});
+    for (int64_t i = 0; i < m; ++i) {
+      ws.data<float>()[i] = 0.003f + 0.001f * float(i);
+      bq.data<int32_t>()[i] = int32_t(i * 300 - 500), bs.data<float>()[i] = 0.02f * ws.data<float>()[i];
+    }
+    auto y = q.b.node(
+        "ConvTranspose",
+        {x, q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(1)}}),
+         q.b.node("DequantizeLinear", {q.b.constant("bq", bq), q.b.constant("bs", bs)}, {{"axis", i64(0)}})},
+        {{"strides", ints({k.s, k.s})}, {"kernel_shape", ints({k.kh, k.kw})}, {"pads", ints(k.pads)},
+         {"output_padding", ints(k.out_pad)}});
+    q.b.output(q.qdq(y, 0.01f, DType::kInt8, 3));
+    Graph before = q.b.build(), after = before;
+    run_pass_ok(after, "lower_qdq");
+    run_pass_ok(after, "eliminate_dead_code");
+    EXPECT_EQ(count_op(after, "ConvTranspose"), 0);
+    EXPECT_EQ(count_op(after, "QLinearConv"), 1);
+    EXPECT_EQ(count_op(after, "DepthToSpace"), 1);
+    EXPECT_EQ(count_op(after, "QuantizeLinear"), 1);  // only the float input: DepthToSpace and the crop move codes
+    expect_close_to_simulation(before, after, 0.01f, 1, 0.05);
+  }
+}
+
 TEST(PassLowerQdq, MatMulWithInt8WeightsBecomesQLinearMatMul) {
   QdqBuilder q;
   auto a = q.qdq(q.b.input("a", {2, 6, 24}), 0.02f, DType::kUint8, 128);
