@@ -12,34 +12,35 @@
 // (o + pad_top) mod s of conv row (o + pad_top) / s: every output sums the same products as before, so the
 // integer result is exact; DepthToSpace and the crop only move values, so quantizing before or after them is the
 // same. The upsampling form (stride == kernel, no pads: PaddleOCR's DB head) is the case kh' = 1 with no crop.
+// Nothing depends on the input size, so models with dynamic spatial dims lower too.
 // The later steps make the Conv a QLinearConv and run DepthToSpace and Slice on codes (step 2); the Q -> DQ
 // pairs in between cost nothing. The values the rewrite introduces get new names (`..._patches`): the layer's
 // own output name stays on the last node, which computes what the ConvTranspose did.
-#include "passes/qdq_match.h"
-
 #include <algorithm>
+#include <limits>
+
+#include "passes/qdq_match.h"
 
 namespace lowbit::qdq {
 
 namespace {
 
-// How a ConvTranspose maps onto Conv + DepthToSpace + crop (see above), for a known input size.
+// How a ConvTranspose maps onto Conv + DepthToSpace + crop (see above). None of it depends on the input size: with
+// t = k + output_padding - pad_end, the conv needs ceil(t/s) - 1 rows of bottom padding, and the spread output is
+// (pad_bottom + 1) * s - t rows longer than pad_top + the ConvTranspose's output.
+constexpr int64_t kToTheEnd = std::numeric_limits<int64_t>::max();  // a Slice end past the last row
+
 struct SubPixel {
-  int64_t s = 0;                // stride = DepthToSpace block; 0: not this form
-  int64_t kh = 0, kw = 0;       // the sub-kernel
+  int64_t s = 0;           // stride = DepthToSpace block; 0: not this form
+  int64_t kh = 0, kw = 0;  // the sub-kernel
   int64_t pad_bottom = 0, pad_right = 0;
-  int64_t crop_top = 0, crop_left = 0, out_h = 0, out_w = 0;
-  bool crop = false;            // the DepthToSpace output is larger than the ConvTranspose's
+  int64_t crop_top = 0, crop_left = 0, trim_bottom = 0, trim_right = 0;
+  bool crop() const { return crop_top || crop_left || trim_bottom || trim_right; }
 };
 
-SubPixel sub_pixel_form(const Node& ct, const Tensor& w, const ValueType& x) {
+SubPixel sub_pixel_form(const Node& ct, const Tensor& w) {
   SubPixel f;
-  if (w.rank() != 4 || !x.has_shape || x.rank() != 4 || !x.dims[2].known() || !x.dims[3].known()) return f;
-  auto all = [](const std::vector<int64_t>& v, int64_t e) {
-    for (int64_t a : v)
-      if (a != e) return false;
-    return true;
-  };
+  if (w.rank() != 4) return f;
   const std::string auto_pad = ct.attr_string("auto_pad", "NOTSET");
   if (ct.attr_int("group", 1) != 1 || (auto_pad != "NOTSET" && auto_pad != "VALID") || ct.has_attr("output_shape"))
     return f;
@@ -47,23 +48,21 @@ SubPixel sub_pixel_form(const Node& ct, const Tensor& w, const ValueType& x) {
   const std::vector<int64_t> strides = ct.attr_ints("strides", {1, 1}), kernel = ct.attr_ints("kernel_shape", {kh, kw});
   if (strides.size() != 2 || strides[0] != strides[1] || strides[0] < 1 || kernel != std::vector<int64_t>{kh, kw})
     return f;
-  if (!all(ct.attr_ints("dilations", {1, 1}), 1)) return f;
+  for (int64_t d : ct.attr_ints("dilations", {1, 1}))
+    if (d != 1) return f;
   const int64_t s = strides[0];
-  std::vector<int64_t> pads = auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : ct.attr_ints("pads", {0, 0, 0, 0});
+  const std::vector<int64_t> pads =
+      auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : ct.attr_ints("pads", {0, 0, 0, 0});
   const std::vector<int64_t> out_pad = ct.attr_ints("output_padding", {0, 0});
   if (pads.size() != 4 || out_pad.size() != 2) return f;
   for (int64_t v : pads)
     if (v < 0) return f;
-  const int64_t in_h = x.dims[2].value, in_w = x.dims[3].value;
-  f.out_h = (in_h - 1) * s - pads[0] - pads[2] + kh + out_pad[0];
-  f.out_w = (in_w - 1) * s - pads[1] - pads[3] + kw + out_pad[1];
-  if (f.out_h < 1 || f.out_w < 1) return f;
+  const int64_t th = kh + out_pad[0] - pads[2], tw = kw + out_pad[1] - pads[3];
+  if (th < 1 || tw < 1) return f;
   f.kh = (kh + s - 1) / s, f.kw = (kw + s - 1) / s;
-  // Conv rows needed: up to (pad_top + out_h - 1) / s; the conv yields in_h + pad_bottom rows.
-  const int64_t rows = (pads[0] + f.out_h + s - 1) / s, cols = (pads[1] + f.out_w + s - 1) / s;
-  f.pad_bottom = std::max<int64_t>(0, rows - in_h), f.pad_right = std::max<int64_t>(0, cols - in_w);
+  f.pad_bottom = (th + s - 1) / s - 1, f.pad_right = (tw + s - 1) / s - 1;
   f.crop_top = pads[0], f.crop_left = pads[1];
-  f.crop = pads[0] != 0 || pads[1] != 0 || (in_h + f.pad_bottom) * s != f.out_h || (in_w + f.pad_right) * s != f.out_w;
+  f.trim_bottom = (f.pad_bottom + 1) * s - th, f.trim_right = (f.pad_right + 1) * s - tw;
   f.s = s;
   return f;
 }
@@ -94,7 +93,7 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     ConstantDq w;
     if (!dequantized_activation(g, ct.inputs[0], &x) || !constant_dequantize(g, ct.inputs[1], &w)) continue;
     if (w.codes->dtype() != DType::kInt8 && w.codes->dtype() != DType::kUint8) continue;
-    const SubPixel f = sub_pixel_form(ct, *w.codes, g.find(ct.inputs[0])->type);
+    const SubPixel f = sub_pixel_form(ct, *w.codes);
     if (f.s == 0) continue;
     const int64_t b = f.s, c = w.codes->dim(0), m = w.codes->dim(1), cells = b * b;
     const int64_t kh = w.codes->dim(2), kw = w.codes->dim(3);
@@ -126,7 +125,8 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     uint8_t* dst = static_cast<uint8_t*>(codes.raw());
     for (int64_t row = 0; row < cells * m; ++row) {
       const int64_t phase = row / m, o = row % m, ry = phase / b, rx = phase % b;
-      const uint8_t zero = w.zero_point ? static_cast<const uint8_t*>(w.zero_point->raw())[w.zero_point->numel() == 1 ? 0 : o] : 0;
+      const uint8_t zero =
+          w.zero_point ? static_cast<const uint8_t*>(w.zero_point->raw())[w.zero_point->numel() == 1 ? 0 : o] : 0;
       for (int64_t ci2 = 0; ci2 < c; ++ci2)
         for (int64_t j = 0; j < f.kh; ++j)
           for (int64_t i = 0; i < f.kw; ++i) {
@@ -138,7 +138,8 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     const std::string id = ct.name.empty() ? ct.outputs[0] : ct.name;
     std::vector<std::string> w_in = {add_constant(g, id + "_patch_W", std::move(codes)),
                                      add_constant(g, id + "_patch_W_scale", repeat_per_cell(*w.scale, m, cells))};
-    if (w.zero_point) w_in.push_back(add_constant(g, id + "_patch_W_zero_point", repeat_per_cell(*w.zero_point, m, cells)));
+    if (w.zero_point)
+      w_in.push_back(add_constant(g, id + "_patch_W_zero_point", repeat_per_cell(*w.zero_point, m, cells)));
     std::vector<Node> added;
     added.push_back(make_node("DequantizeLinear", id + "_patch_W_DQ", w_in, {add_value(g, id + "_patch_W_dq")}));
     added.back().attrs["axis"] = Attribute::of_int(0);
@@ -174,11 +175,11 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
     dq_in = {added.back().outputs[0]};
     dq_in.insert(dq_in.end(), qp.begin(), qp.end());
     added.push_back(make_node("DequantizeLinear", id + "_patches_DQ", dq_in, {add_value(g, patches + "_dq")}));
-    const std::string spread = f.crop ? add_value(g, layer_out + "_spread") : layer_out;
+    const std::string spread = f.crop() ? add_value(g, layer_out + "_spread") : layer_out;
     added.push_back(make_node("DepthToSpace", id + "_depth_to_space", {added.back().outputs[0]}, {spread}));
     added.back().attrs["blocksize"] = Attribute::of_int(b);
     added.back().attrs["mode"] = Attribute::of_string("DCR");
-    if (f.crop) {  // Q -> DQ -> Slice: the transposed convolution's pads come off the edges
+    if (f.crop()) {  // Q -> DQ -> Slice: the transposed convolution's pads come off the edges
       q_in[0] = spread;
       added.push_back(make_node("QuantizeLinear", id + "_spread_Q", q_in, {add_value(g, spread + "_q")}));
       dq_in[0] = added.back().outputs[0];
@@ -188,14 +189,15 @@ int conv_transpose_as_depth_to_space(Graph& g, PassContext& ctx, std::vector<boo
         for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
         return add_constant(g, id + name, std::move(t));
       };
-      added.push_back(make_node("Slice", id + "_crop",
-                                {added.back().outputs[0], ints("_crop_starts", {f.crop_top, f.crop_left}),
-                                 ints("_crop_ends", {f.crop_top + f.out_h, f.crop_left + f.out_w}),
-                                 ints("_crop_axes", {2, 3})},
-                                {layer_out}));
+      added.push_back(make_node(
+          "Slice", id + "_crop",
+          {added.back().outputs[0], ints("_crop_starts", {f.crop_top, f.crop_left}),
+           ints("_crop_ends", {f.trim_bottom ? -f.trim_bottom : kToTheEnd, f.trim_right ? -f.trim_right : kToTheEnd}),
+           ints("_crop_axes", {2, 3})},
+          {layer_out}));
     }
     ctx.note(str_cat("ConvTranspose '", ct.name, "' (", kh, "x", kw, " stride ", b, ") -> ", f.kh, "x", f.kw,
-                     " Conv with ", cells * m, " channels + DepthToSpace", f.crop ? " + crop" : "",
+                     " Conv with ", cells * m, " channels + DepthToSpace", f.crop() ? " + crop" : "",
                      " (integer sub-pixel convolution)"));
     g.nodes[ci] = std::move(conv);
     for (Node& n : added) {

@@ -229,8 +229,11 @@ TEST(PassLowerQdq, AveragePoolBecomesQLinearAveragePool) {
       QdqBuilder q;
       auto x = q.qdq(q.b.input("x", {2, 5, 9, 8}), 0.02f, t, t == DType::kInt8 ? 3 : 120);
       auto pool = q.b.node("AveragePool", {x},
-                           {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 0})},
-                            {"ceil_mode", i64(1)}, {"count_include_pad", i64(include_pad)}});
+                           {{"kernel_shape", ints({3, 3})},
+                            {"strides", ints({2, 2})},
+                            {"pads", ints({1, 1, 1, 0})},
+                            {"ceil_mode", i64(1)},
+                            {"count_include_pad", i64(include_pad)}});
       q.b.output(q.qdq(pool, 0.015f, DType::kInt8, -2));
       Graph before = q.b.build(), after = before;
       run_pass_ok(after, "lower_qdq");
@@ -309,33 +312,39 @@ TEST(PassLowerQdq, StridedPaddedConvTransposeBecomesSubPixelConv) {
                                          {3, 3, 1, {1, 1, 1, 1}, {0, 0}},
                                          {3, 2, 2, {0, 1, 1, 0}, {0, 1}},
                                          {5, 5, 3, {2, 2, 1, 1}, {0, 0}}}) {
-    SCOPED_TRACE(str_cat(k.kh, "x", k.kw, " stride ", k.s));
-    const int64_t c = 4, m = 3;
-    QdqBuilder q;
-    auto x = q.qdq(q.b.input("x", {1, c, 5, 6}), 0.02f, DType::kUint8, 0);
-    Tensor w(DType::kInt8, {c, m, k.kh, k.kw});
-    std::uniform_int_distribution<int> wd(-127, 127);
-    for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
-    Tensor ws(DType::kFloat32, {m}), bq(DType::kInt32, {m}), bs(DType::kFloat32, {m});
-    for (int64_t i = 0; i < m; ++i) {
-      ws.data<float>()[i] = 0.003f + 0.001f * float(i);
-      bq.data<int32_t>()[i] = int32_t(i * 300 - 500), bs.data<float>()[i] = 0.02f * ws.data<float>()[i];
+    for (bool dynamic : {false, true}) {  // the rewrite needs no input size: dynamic H and W lower too
+      SCOPED_TRACE(str_cat(k.kh, "x", k.kw, " stride ", k.s, dynamic ? ", dynamic H x W" : ""));
+      const int64_t c = 4, m = 3;
+      QdqBuilder q;
+      auto x = q.qdq(q.b.input("x", dynamic ? std::vector<Dim>{Dim(1), Dim(c), Dim(), Dim()}
+                                            : std::vector<Dim>{Dim(1), Dim(c), Dim(5), Dim(6)}),
+                     0.02f, DType::kUint8, 0);
+      Tensor w(DType::kInt8, {c, m, k.kh, k.kw});
+      std::uniform_int_distribution<int> wd(-127, 127);
+      for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = int8_t(wd(q.rng));
+      Tensor ws(DType::kFloat32, {m}), bq(DType::kInt32, {m}), bs(DType::kFloat32, {m});
+      for (int64_t i = 0; i < m; ++i) {
+        ws.data<float>()[i] = 0.003f + 0.001f * float(i);
+        bq.data<int32_t>()[i] = int32_t(i * 300 - 500), bs.data<float>()[i] = 0.02f * ws.data<float>()[i];
+      }
+      auto y =
+          q.b.node("ConvTranspose",
+                   {x, q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(1)}}),
+                    q.b.node("DequantizeLinear", {q.b.constant("bq", bq), q.b.constant("bs", bs)}, {{"axis", i64(0)}})},
+                   {{"strides", ints({k.s, k.s})},
+                    {"kernel_shape", ints({k.kh, k.kw})},
+                    {"pads", ints(k.pads)},
+                    {"output_padding", ints(k.out_pad)}});
+      q.b.output(q.qdq(y, 0.01f, DType::kInt8, 3));
+      Graph before = q.b.build(), after = before;
+      run_pass_ok(after, "lower_qdq");
+      run_pass_ok(after, "eliminate_dead_code");
+      EXPECT_EQ(count_op(after, "ConvTranspose"), 0);
+      EXPECT_EQ(count_op(after, "QLinearConv"), 1);
+      EXPECT_EQ(count_op(after, "DepthToSpace"), 1);
+      EXPECT_EQ(count_op(after, "QuantizeLinear"), 1);  // only the float input: DepthToSpace and the crop move codes
+      if (!dynamic) expect_close_to_simulation(before, after, 0.01f, 1, 0.05);
     }
-    auto y = q.b.node(
-        "ConvTranspose",
-        {x, q.b.node("DequantizeLinear", {q.b.constant("w", w), q.b.constant("ws", ws)}, {{"axis", i64(1)}}),
-         q.b.node("DequantizeLinear", {q.b.constant("bq", bq), q.b.constant("bs", bs)}, {{"axis", i64(0)}})},
-        {{"strides", ints({k.s, k.s})}, {"kernel_shape", ints({k.kh, k.kw})}, {"pads", ints(k.pads)},
-         {"output_padding", ints(k.out_pad)}});
-    q.b.output(q.qdq(y, 0.01f, DType::kInt8, 3));
-    Graph before = q.b.build(), after = before;
-    run_pass_ok(after, "lower_qdq");
-    run_pass_ok(after, "eliminate_dead_code");
-    EXPECT_EQ(count_op(after, "ConvTranspose"), 0);
-    EXPECT_EQ(count_op(after, "QLinearConv"), 1);
-    EXPECT_EQ(count_op(after, "DepthToSpace"), 1);
-    EXPECT_EQ(count_op(after, "QuantizeLinear"), 1);  // only the float input: DepthToSpace and the crop move codes
-    expect_close_to_simulation(before, after, 0.01f, 1, 0.05);
   }
 }
 
