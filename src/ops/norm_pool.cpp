@@ -54,17 +54,8 @@ Status infer_pool(InferContext& ctx, bool is_max) {
   LB_RETURN_IF_ERROR(expect_min_rank(ctx, 0, 3, "N x C x D1 x ..."));
   PoolParams p;
   LB_RETURN_IF_ERROR(parse_pool_params(ctx.node, ctx.opset, is_max, x.rank() - 2, &p));
-  std::vector<Dim> out = {x.dims[0], x.dims[1]};
-  for (size_t i = 0; i < p.spatial_rank; ++i) {
-    const Dim& in = x.dims[i + 2];
-    if (!in.known()) {
-      out.push_back(Dim());
-      continue;
-    }
-    PoolAxis a;
-    LB_RETURN_IF_ERROR(pool_axis_geometry(ctx.node, p, i, in.value, &a));
-    out.push_back(a.out);
-  }
+  std::vector<Dim> out;
+  LB_RETURN_IF_ERROR(pool_output_dims(ctx.node, p, x.dims, &out));
   ctx.set_output(0, ValueType(x.dtype, out));
   ctx.set_output(1, ValueType(DType::kInt64, out));
   return Status::Ok();

@@ -187,4 +187,20 @@ inline Status pool_geometry(const Node& node, const PoolParams& p, const Shape& 
   return Status::Ok();
 }
 
+// Output dims [N, C, O1, ..., Or] for input dims that may be unknown (an unknown input dim gives an unknown one).
+inline Status pool_output_dims(const Node& node, const PoolParams& p, const std::vector<Dim>& x, std::vector<Dim>* out) {
+  *out = {x[0], x[1]};
+  for (size_t i = 0; i < p.spatial_rank; ++i) {
+    const Dim& in = x[i + 2];
+    if (!in.known()) {
+      out->push_back(Dim());
+      continue;
+    }
+    PoolAxis a;
+    LB_RETURN_IF_ERROR(pool_axis_geometry(node, p, i, in.value, &a));
+    out->push_back(a.out);
+  }
+  return Status::Ok();
+}
+
 }  // namespace lowbit

@@ -72,45 +72,40 @@ Expected<DType> check_qlinear_pool_inputs(InferContext& ctx) {
   return ctx.has_input(4) ? ctx.in(4).dtype : ctx.in(0).dtype;
 }
 
-}  // namespace
-
-Status infer_QLinearAveragePool(InferContext& ctx) {
-  LB_ASSIGN_OR_RETURN(const DType out, check_qlinear_pool_inputs(ctx));
+// What both pools check first. False when X's shape is unknown (the output then has only its type).
+Expected<bool> qlinear_pool_has_shape(InferContext& ctx, DType* out) {
+  LB_ASSIGN_OR_RETURN(*out, check_qlinear_pool_inputs(ctx));
   const ValueType& x = ctx.in(0);
   if (!x.has_shape) {
     ValueType t;
-    t.dtype = out;
+    t.dtype = *out;
     ctx.set_output(0, t);
-    return Status::Ok();
+    return false;
   }
   if (x.rank() < 3) return ctx.fail("X must be N x C x D1 x ..., got ", x.to_string());
+  return true;
+}
+
+}  // namespace
+
+Status infer_QLinearAveragePool(InferContext& ctx) {
+  DType out;
+  LB_ASSIGN_OR_RETURN(const bool shaped, qlinear_pool_has_shape(ctx, &out));
+  if (!shaped) return Status::Ok();
+  const ValueType& x = ctx.in(0);
   PoolParams p;
   LB_RETURN_IF_ERROR(parse_pool_params(ctx.node, ctx.opset, /*is_max=*/false, x.rank() - 2, &p));
-  std::vector<Dim> dims = {x.dims[0], x.dims[1]};
-  for (size_t i = 0; i < p.spatial_rank; ++i) {
-    const Dim& in = x.dims[i + 2];
-    if (!in.known()) {
-      dims.push_back(Dim());
-      continue;
-    }
-    PoolAxis a;
-    LB_RETURN_IF_ERROR(pool_axis_geometry(ctx.node, p, i, in.value, &a));
-    dims.push_back(a.out);
-  }
+  std::vector<Dim> dims;
+  LB_RETURN_IF_ERROR(pool_output_dims(ctx.node, p, x.dims, &dims));
   ctx.set_output(0, ValueType(out, dims));
   return Status::Ok();
 }
 
 Status infer_QLinearGlobalAveragePool(InferContext& ctx) {
-  LB_ASSIGN_OR_RETURN(const DType out, check_qlinear_pool_inputs(ctx));
+  DType out;
+  LB_ASSIGN_OR_RETURN(const bool shaped, qlinear_pool_has_shape(ctx, &out));
+  if (!shaped) return Status::Ok();
   const ValueType& x = ctx.in(0);
-  if (!x.has_shape) {
-    ValueType t;
-    t.dtype = out;
-    ctx.set_output(0, t);
-    return Status::Ok();
-  }
-  if (x.rank() < 3) return ctx.fail("X must be N x C x D1 x ..., got ", x.to_string());
   std::vector<Dim> dims(x.rank(), Dim(1));
   dims[0] = x.dims[0];
   dims[1] = x.dims[1];

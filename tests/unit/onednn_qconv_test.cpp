@@ -261,6 +261,24 @@ TEST(OneDnnQConv, ZeroPointsFoldIntoBiasAndPostOps) {
   }
 }
 
+// One run of `g` on the reference and on the oneDNN backend (2 threads each).
+struct RefAndOneDnn {
+  bool ok = false;
+  Expected<std::map<std::string, Tensor>> want = std::map<std::string, Tensor>{}, got = std::map<std::string, Tensor>{};
+  int onednn_nodes = 0;
+};
+RefAndOneDnn run_ref_and_onednn(const Graph& g, const std::map<std::string, Tensor>& inputs) {
+  RefAndOneDnn r;
+  auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
+  auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
+  if (!ref.ok() || !dnn.ok()) return r;
+  r.want = (*ref)->run(inputs);
+  r.got = (*dnn)->run(inputs);
+  r.onednn_nodes = (*dnn)->last_run_onednn_nodes();
+  r.ok = r.want.ok() && r.got.ok();
+  return r;
+}
+
 // float -> Q -> MaxPool (codes) -> DQ: the boundary reorders and the int8 pool against the reference.
 TEST(OneDnnQConv, QuantizeDequantizeAndInt8MaxPool) {
   std::mt19937 rng(seed_for("OneDnnQConv.QuantizeDequantizeAndInt8MaxPool"));
@@ -277,13 +295,10 @@ TEST(OneDnnQConv, QuantizeDequantizeAndInt8MaxPool) {
     Tensor x(DType::kFloat32, {1, 19, 13, 13});
     std::uniform_int_distribution<int> d(-300, 300);
     for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float(d(rng)) + 0.25f) * 0.01f;
-    auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
-    auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
-    ASSERT_TRUE(ref.ok() && dnn.ok());
-    auto want = (*ref)->run({{"x", x}});
-    auto got = (*dnn)->run({{"x", x}});
-    ASSERT_TRUE(want.ok() && got.ok());
-    EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 3);
+    RefAndOneDnn r = run_ref_and_onednn(g, {{"x", x}});
+    ASSERT_TRUE(r.ok);
+    auto &want = r.want, &got = r.got;
+    EXPECT_EQ(r.onednn_nodes, 3);
     EXPECT_EQ(compare_codes(got->at("q"), want->at("q")).differing, 0);
     const Tensor &gy = got->at("y"), &wy = want->at("y");
     for (int64_t i = 0; i < wy.numel(); ++i) ASSERT_EQ(gy.data<float>()[i], wy.data<float>()[i]) << i;
@@ -315,13 +330,10 @@ TEST(OneDnnQConv, ImageInputQuantizesIntoNhwc) {
       Tensor x(DType::kFloat32, shape);
       std::uniform_int_distribution<int> d(-400, 400);
       for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = (float(d(rng)) + 0.25f) * 0.02f;
-      auto ref = Session::create(g, {.threads = 2, .backend = Backend::kRef});
-      auto dnn = Session::create(g, {.threads = 2, .backend = Backend::kOneDnn});
-      ASSERT_TRUE(ref.ok() && dnn.ok());
-      auto want = (*ref)->run({{"x", x}});
-      auto got = (*dnn)->run({{"x", x}});
-      ASSERT_TRUE(want.ok() && got.ok());
-      EXPECT_EQ((*dnn)->last_run_onednn_nodes(), 2);
+      RefAndOneDnn r = run_ref_and_onednn(g, {{"x", x}});
+      ASSERT_TRUE(r.ok);
+      auto &want = r.want, &got = r.got;
+      EXPECT_EQ(r.onednn_nodes, 2);
       EXPECT_EQ(compare_codes(got->at("q"), want->at("q")).differing, 0);
       EXPECT_LE(compare_codes(got->at("y"), want->at("y")).max_diff, 1);
     }
