@@ -51,6 +51,7 @@ SubPixel sub_pixel_form(const Node& ct, const Tensor& w) {
   for (int64_t d : ct.attr_ints("dilations", {1, 1}))
     if (d != 1) return f;
   const int64_t s = strides[0];
+  if (s > kh || s > kw) return f;  // gaps between the patches; also keeps W' (s*s phases) within 4x W's size
   const std::vector<int64_t> pads =
       auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : ct.attr_ints("pads", {0, 0, 0, 0});
   const std::vector<int64_t> out_pad = ct.attr_ints("output_padding", {0, 0});

@@ -300,9 +300,10 @@ Status ref_QLinearAveragePool(KernelContext& ctx) {
   if (ctx.has_input(4)) q.y_zero = int32_t(ctx.in(4).get_as_int64(0));
   if (!(q.x_scale > 0) || !(q.y_scale > 0) || !std::isfinite(q.x_scale) || !std::isfinite(q.y_scale))
     return ctx.fail("scales must be positive and finite, got x_scale ", q.x_scale, ", y_scale ", q.y_scale);
-  int64_t window = 1;
-  for (int64_t k : p.kernel) window *= k;
-  if (window > (int64_t(1) << 23)) return ctx.fail("a window of ", window, " values: the int32 sum could overflow");
+  int64_t window = 1;  // kernel dims are <= 2^30 each: stop multiplying past the limit
+  for (int64_t k : p.kernel) window = window > (int64_t(1) << 23) ? window : window * k;
+  if (window > (int64_t(1) << 23))
+    return ctx.fail("a window of more than 2^23 values: the int32 sum could overflow");
   const bool x8 = ctx.in(0).dtype() == DType::kInt8, y8 = ctx.out(0).dtype() == DType::kInt8;
   const bool include = p.count_include_pad;
   if (x8 && y8) qlinear_average_pool<int8_t, int8_t>(ctx, plan, q, include);
