@@ -48,8 +48,17 @@ void quantize_planes_scalar(const float* x, int64_t plane, int64_t c, int64_t p0
 }
 
 // GCC 12 flags the intrinsics' own self-initialized temporaries (-Wmaybe-uninitialized) in this function.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// 16 codes of one plane: round half to even (as the reorder does), zero point, saturation.
+__attribute__((target("avx512f,avx512bw"))) inline __m128i codes16(const float* x, __m512 inv, __m512i zp, __m512i lo,
+                                                                  __m512i hi) {
+  const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), inv));
+  return _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, zp), lo), hi));
+}
+
 // Three channels, 16 pixels a step: quantize each plane's 16 values, then one byte permutation interleaves them.
 template <typename T>
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void quantize_3planes_vbmi(const float* x, int64_t plane,
@@ -65,17 +74,17 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi"))) void quantize_3planes_vbm
   const __m512i vhi = _mm512_set1_epi32(std::is_signed_v<T> ? 127 : 255);
   int64_t p = p0;
   for (; p + 16 <= p1; p += 16) {
-    __m512i all = _mm512_setzero_si512();
-    for (int ch = 0; ch < 3; ++ch) {
-      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + ch * plane + p), vinv));  // round half even
-      q = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(q, vzp), vlo), vhi);
-      all = _mm512_inserti32x4(all, _mm512_cvtepi32_epi8(q), ch);
-    }
+    const float* xp = x + p;
+    __m512i all = _mm512_castsi128_si512(codes16(xp, vinv, vzp, vlo, vhi));  // an insert's lane must be a constant
+    all = _mm512_inserti32x4(all, codes16(xp + plane, vinv, vzp, vlo, vhi), 1);
+    all = _mm512_inserti32x4(all, codes16(xp + 2 * plane, vinv, vzp, vlo, vhi), 2);
     _mm512_mask_storeu_epi8(out + p * 3, (__mmask64(1) << 48) - 1, _mm512_permutexvar_epi8(perm, all));
   }
   quantize_planes_scalar(x, plane, 3, p, p1, inv, zp, out);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 class PlanesToNhwcKernel : public Kernel {
  public:
