@@ -551,21 +551,37 @@ TEST(QuantizedOps, MalformedNodesFailValidationNamingTheNode) {
 // Parameters only a run can judge (a zero scale, which validation accepts as a float constant): the run fails
 // with the node's name on both backends (the oneDNN side leaves such a node to the reference kernel).
 TEST(QuantizedOps, ZeroScaleOfAGlobalAverageFailsTheRunNamingTheNode) {
-  GraphBuilder b;
-  code_input(b, "x", DType::kUint8, {1, 3, 4, 4});
-  b.constant("s", scalar(0.1f));
-  b.constant("zero", scalar(0.f));
-  b.node("QLinearGlobalAveragePool", {"x", "s", "", "zero"}, {"y"});
-  Graph g = b.done({"y"});
-  std::mt19937 rng(3);
-  for (Backend backend : {Backend::kRef, Backend::kOneDnn}) {
-    auto session = Session::create(g, {.threads = 2, .backend = backend});
-    ASSERT_TRUE(session.ok()) << session.status().message();
-    auto r = (*session)->run({{"x", random_codes(rng, DType::kUint8, {1, 3, 4, 4})}});
-    ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.status().message().find("QLinearGlobalAveragePool '" + g.nodes[0].name + "'"), std::string::npos)
-        << r.status().message();
-    EXPECT_NE(r.status().message().find("scales must be positive"), std::string::npos) << r.status().message();
+  struct Case {
+    std::string op, why;
+    std::map<std::string, Attribute> attrs;
+    bool zero_scale;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"QLinearGlobalAveragePool", "scales must be positive", {}, true},
+           {"QLinearAveragePool", "scales must be positive", {{"kernel_shape", ints({2, 2})}}, true},
+           // a 3000 x 3000 window (padded input): the int32 window sum could overflow (checked before any sum)
+           {"QLinearAveragePool",
+            "could overflow",
+            {{"kernel_shape", ints({3000, 3000})}, {"pads", ints({0, 0, 2996, 2996})}},
+            false},
+       }) {
+    SCOPED_TRACE(c.op + " " + c.why);
+    GraphBuilder b;
+    code_input(b, "x", DType::kUint8, {1, 3, 4, 4});
+    b.constant("s", scalar(0.1f));
+    b.constant("zero", scalar(0.f));
+    b.node(c.op, {"x", "s", "", c.zero_scale ? "zero" : "s"}, {"y"}, c.attrs);
+    Graph g = b.done({"y"});
+    std::mt19937 rng(3);
+    for (Backend backend : {Backend::kRef, Backend::kOneDnn}) {
+      auto session = Session::create(g, {.threads = 2, .backend = backend});
+      ASSERT_TRUE(session.ok()) << session.status().message();
+      auto r = (*session)->run({{"x", random_codes(rng, DType::kUint8, {1, 3, 4, 4})}});
+      ASSERT_FALSE(r.ok());
+      EXPECT_NE(r.status().message().find(c.op + " '" + g.nodes[0].name + "'"), std::string::npos)
+          << r.status().message();
+      EXPECT_NE(r.status().message().find(c.why), std::string::npos) << r.status().message();
+    }
   }
 }
 
