@@ -19,6 +19,10 @@
 #include "lowbit/status.h"
 #include "runtime/thread_pool.h"
 
+namespace lowbit {
+struct FusedActivation;
+}
+
 namespace lowbit::onednn {
 
 using dnnl::memory;
@@ -78,6 +82,9 @@ class Kernel {
   // Runs the node. inputs[i] is the memory of node input i (ignored for constants the kernel keeps);
   // outputs[i] must have output_descs[i]. Throws dnnl::error on a oneDNN failure (the plan catches it).
   virtual void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) = 0;
+
+  // What runs the node, for tests and profiles: "onednn" for oneDNN primitives, else lowbit's own kernel.
+  virtual const char* implementation() const { return "onednn"; }
 
   std::vector<memory::desc> input_descs;   // per node input: the layout built for (zero desc for constants)
   std::vector<memory::desc> output_descs;  // per node output
@@ -168,6 +175,10 @@ struct EltwiseStep {
 // Steps for activation `op` ("Relu", "LeakyRelu", "Clip", ...) with the given attributes; false if unsupported.
 bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
                       std::vector<EltwiseStep>* steps);
+// FP32 Conv on output maps of at most 7x7 (all images) whose input arrives in nChw16c, as lowbit's own AVX-512
+// GEMM that prefetches weights ahead (src/kernels/onednn/conv_streaming.cpp); nullptr where it does not apply.
+std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
+                                                     const ConvDims& cd, const FusedActivation& act);
 // ConvTranspose with stride == kernel, no padding, dilation or groups, as one matmul writing nhwc output patches
 // (nullptr when the node is not of that form; may throw dnnl::error).
 std::unique_ptr<Kernel> create_patch_conv_transpose_kernel(const Node& node, const std::vector<KernelInput>& inputs,

@@ -1,0 +1,326 @@
+// FP32 convolution for output maps of at most 7x7 (resnet50's layer 4 at batch 1: 1-9 MiB of weights a layer,
+// each weight used only 49 times), as a GEMM over packed weights that prefetches the weights it needs next
+// while it computes.
+//
+// Why: a model's weights (100 MiB for resnet50) do not stay in this machine's share of L3 from one run to the
+// next, so these layers stream their weights from DRAM, and oneDNN 2.6's kernels stall on them (layer-4 3x3:
+// 0.9 ms in the model, 0.62 ms with its weights in cache). Prefetching ahead recovers part of it: 0.86-0.97x
+// oneDNN's time per layer-4 convolution, resnet50 batch 1 ~1.7% faster (bench/README.md). On 14x14 maps and at
+// batch 8 weights are reused enough that oneDNN's kernels win, so those stay on oneDNN.
+//
+// Layout: input and output in nChw16c (the layout the blocked network around these layers already uses), so
+// a 1x1 stride-1 convolution reads its input as it is: block kb of 16 channels is a [pixels][16] matrix. Other
+// shapes (3x3, strides, pads, dilations) first gather an im2col copy in the same [K/16][pixels][16] form, with
+// K = kernel taps x input channels. Weights are packed once, per chunk of 1024 rows of K and group of 32 output
+// channels, as [rows][32]; the micro-kernel keeps 14 pixels x 32 channels of accumulators in 28 AVX-512
+// registers and, per row, loads two weight vectors and broadcasts one input value per pixel.
+//
+// Bias, a residual sum (dst holds the residual, as for oneDNN's sum post-op) and Relu / Clip / LeakyRelu are
+// applied on the accumulators before the single store. Accumulation order differs from the reference kernel's
+// (float rounding only; tests compare within 1e-4 relative). LOWBIT_STREAMING_CONV=0 in the environment turns
+// the kernel off (oneDNN everywhere), for A/B runs.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "kernels/onednn/onednn_kernel.h"
+#include "ops/fused_activation.h"
+
+namespace lowbit::onednn {
+namespace {
+
+constexpr int kTilePixels = 14;     // pixels per micro-kernel tile (28 accumulators with two channel blocks)
+// Output pixels (all images) up to 7x7 at batch 1: on resnet50's 14x14 layers and at batch 8 the weights are
+// reused enough that oneDNN's kernels are as fast or faster (bench/conv_streaming_bench.cpp).
+constexpr int64_t kMaxPixels = 49;
+// Rows of K per pass: a chunk of columns (<= 200 KiB) stays in L2 while the groups' weights for it stream past
+// (128 KiB a group).
+constexpr int64_t kChunkRows = 1024;
+
+enum class Act { kNone, kRelu, kClip, kLeakyRelu };
+
+struct Epilogue {
+  Act act = Act::kNone;
+  float lo = 0, hi = 0, alpha = 0;
+  bool residual = false;
+};
+
+// GCC 12 flags the intrinsics' own self-initialized temporaries (-Wmaybe-uninitialized) in the micro-kernel.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// One tile: NP pixels x NB blocks of 16 output channels over all K input rows. `col` points at the tile's first
+// pixel in column block 0 (block kb at col + kb * col_stride); `dst` likewise in output block 0 (block b at
+// dst + b * dst_stride). Prefetches `pf_lines` cache lines of the next weight group per block of 16 rows.
+// Rows of K come in chunks (see kChunkRows): the first chunk starts from the bias (plus the residual already in
+// dst), later ones from the partial sums in dst, and only the last applies the activation.
+enum class Start { kBias, kBiasAndDst, kDst };
+
+template <int NP, int NB>
+__attribute__((target("avx512f"))) void conv_tile(const float* w, const float* col, int64_t col_stride, int64_t kblocks,
+                                                  float* dst, int64_t dst_stride, const float* bias, Start start,
+                                                  bool finish, const Epilogue& ep, const char*& pf,
+                                                  const char* pf_end, int pf_lines) {
+  __m512 acc[NB][NP];
+  for (int b = 0; b < NB; ++b) {
+    const __m512 init = _mm512_loadu_ps(bias + 16 * b);
+    const float* out = dst + b * dst_stride;
+    for (int p = 0; p < NP; ++p) {
+      switch (start) {
+        case Start::kBias: acc[b][p] = init; break;
+        case Start::kBiasAndDst: acc[b][p] = _mm512_add_ps(init, _mm512_loadu_ps(out + p * 16)); break;
+        case Start::kDst: acc[b][p] = _mm512_loadu_ps(out + p * 16); break;
+      }
+    }
+  }
+  for (int64_t kb = 0; kb < kblocks; ++kb) {
+    const float* xb = col + kb * col_stride;
+    const float* wb = w + kb * 16 * 16 * NB;
+    // Into L2 (T1): T0 measured no better, NTA (no L2 copy for the other tiles) twice as slow.
+    for (int l = 0; l < pf_lines && pf < pf_end; ++l, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+#pragma GCC unroll 4
+    for (int i = 0; i < 16; ++i) {
+      __m512 wv[NB];
+      for (int b = 0; b < NB; ++b) wv[b] = _mm512_loadu_ps(wb + (i * NB + b) * 16);
+      for (int p = 0; p < NP; ++p) {
+        const __m512 x = _mm512_set1_ps(xb[p * 16 + i]);
+        for (int b = 0; b < NB; ++b) acc[b][p] = _mm512_fmadd_ps(wv[b], x, acc[b][p]);
+      }
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi),
+               alpha = _mm512_set1_ps(ep.alpha);
+  for (int b = 0; b < NB; ++b) {
+    float* out = dst + b * dst_stride;
+    for (int p = 0; p < NP; ++p) {
+      __m512 v = acc[b][p];
+      switch (finish ? ep.act : Act::kNone) {
+        case Act::kNone: break;
+        case Act::kRelu: v = _mm512_max_ps(v, zero); break;
+        case Act::kClip: v = _mm512_min_ps(_mm512_max_ps(v, lo), hi); break;
+        case Act::kLeakyRelu:
+          v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, alpha);
+          break;
+      }
+      _mm512_storeu_ps(out + p * 16, v);
+    }
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+using TileFn = void (*)(const float*, const float*, int64_t, int64_t, float*, int64_t, const float*, Start, bool,
+                        const Epilogue&, const char*&, const char*, int);
+
+template <int NB, int... NP>
+constexpr std::array<TileFn, sizeof...(NP)> tile_table(std::integer_sequence<int, NP...>) {
+  return {&conv_tile<NP + 1, NB>...};
+}
+// kTiles[nb - 1][np - 1]: the micro-kernel for np pixels and nb channel blocks.
+const std::array<std::array<TileFn, kTilePixels>, 2> kTiles = {
+    tile_table<1>(std::make_integer_sequence<int, kTilePixels>{}),
+    tile_table<2>(std::make_integer_sequence<int, kTilePixels>{})};
+
+struct Geometry {
+  int64_t n = 1, ic = 0, oc = 0, ih = 0, iw = 0, oh = 0, ow = 0, kh = 1, kw = 1;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;  // dilation as ONNX counts it (1 = dense)
+  bool direct() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
+  int64_t pixels() const { return oh * ow; }
+  int64_t k() const { return kh * kw * ic; }
+};
+
+class StreamingConvKernel : public Kernel {
+ public:
+  void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
+    const float* x = static_cast<const float*>(inputs[0].get_data_handle());
+    memory dst = outputs[0];
+    if (ep_.residual && inputs[size_t(residual_)].get_data_handle() != dst.get_data_handle()) {
+      memory residual = inputs[size_t(residual_)];
+      residual_reorder_.execute(stream, residual, dst);
+      stream.wait();
+    }
+    float* y = static_cast<float*>(dst.get_data_handle());
+    const float* col = x;
+    if (!g_.direct()) {
+      float* c = static_cast<float*>(col_.get_data_handle());
+      const int64_t blocks = g_.n * g_.kh * g_.kw * (g_.ic / 16);
+      auto gather = [&](int64_t b, int64_t e) { im2col(x, c, b, e); };
+      if (pool) pool->parallel_for(blocks, gather);
+      else gather(0, blocks);
+      col = c;
+    }
+    // Enough tasks for every thread, each group's tiles split into as few chunks as that allows (weight reuse).
+    const int64_t threads = pool ? pool->num_threads() : 1;
+    const int64_t chunks = std::max<int64_t>(1, (threads + groups_ - 1) / groups_), tasks = groups_ * chunks;
+    auto body = [&](int64_t b, int64_t e) { run(col, y, chunks, b, e); };
+    if (pool) pool->parallel_for(tasks, body);
+    else body(0, tasks);
+  }
+
+  // Column block (image, tap, input block) `blk` for blk in [b, e): [pixels][16] of the input at that tap.
+  void im2col(const float* x, float* col, int64_t b, int64_t e) const {
+    const int64_t icb = g_.ic / 16, taps = g_.kh * g_.kw, P = g_.pixels();
+    for (int64_t blk = b; blk < e; ++blk) {
+      const int64_t img = blk / (taps * icb), tap = blk / icb % taps, cb = blk % icb;
+      const int64_t ky = tap / g_.kw, kx = tap % g_.kw;
+      const float* src = x + ((img * icb + cb) * g_.ih * g_.iw) * 16;
+      float* out = col + ((img * taps + tap) * icb + cb) * P * 16;
+      for (int64_t oy = 0; oy < g_.oh; ++oy) {
+        const int64_t iy = oy * g_.sh - g_.ph + ky * g_.dh;
+        for (int64_t ox = 0; ox < g_.ow; ++ox, out += 16) {
+          const int64_t ix = ox * g_.sw - g_.pw + kx * g_.dw;
+          if (iy < 0 || iy >= g_.ih || ix < 0 || ix >= g_.iw) std::memset(out, 0, 16 * sizeof(float));
+          else std::memcpy(out, src + (iy * g_.iw + ix) * 16, 16 * sizeof(float));
+        }
+      }
+    }
+  }
+
+  // Packed weights of `group` for the rows [r0, r0 + rows of that chunk): chunk-major, so one chunk of all
+  // groups is one contiguous run (the order a thread walks them in).
+  const float* weight_block(int64_t r0, int64_t group) const {
+    const int64_t rows = std::min(kChunkRows, g_.k() - r0);
+    return static_cast<const float*>(weights_.get_data_handle()) + (r0 * groups_ + group * rows) * 16 * blocks_;
+  }
+
+  // Tasks [b, e): task t covers weight group t / chunks and its share t % chunks of the (image, tile) list.
+  // Rows of K outermost: a chunk of the columns stays in L2 while the thread's groups pass over it, and each
+  // group's chunk of weights is read from memory once and reused by all its tiles.
+  void run(const float* col, float* y, int64_t chunks, int64_t b, int64_t e) const {
+    const int64_t P = g_.pixels(), K = g_.k(), ocb = g_.oc / 16;
+    const int64_t tiles_per_image = (P + tile_ - 1) / tile_, tiles = g_.n * tiles_per_image;
+    // Column blocks of one image: the input itself (direct) or the im2col copy.
+    const int64_t image_stride = (g_.direct() ? g_.ic : K) * P;
+    const float* bias = static_cast<const float*>(bias_.get_data_handle());
+    for (int64_t r0 = 0; r0 < K; r0 += kChunkRows) {
+      const int64_t rows = std::min(kChunkRows, K - r0);
+      const Start start = r0 > 0 ? Start::kDst : ep_.residual ? Start::kBiasAndDst : Start::kBias;
+      for (int64_t t = b; t < e; ++t) {
+        const int64_t group = t / chunks, chunk = t % chunks;
+        const int nb = int(std::min<int64_t>(blocks_, ocb - blocks_ * group));
+        const int64_t t0 = tiles * chunk / chunks, t1 = tiles * (chunk + 1) / chunks;
+        // The weights this thread needs next (the next task's group, or the first one's next chunk) are
+        // prefetched into L2 while these tiles run, spread evenly over their 16-row steps.
+        const char *pf = nullptr, *pf_end = nullptr;
+        const int64_t next_r0 = t + 1 < e ? r0 : r0 + kChunkRows, next_group = (t + 1 < e ? t + 1 : b) / chunks;
+        if (next_r0 < K && !(next_r0 == r0 && next_group == group)) {
+          pf = reinterpret_cast<const char*>(weight_block(next_r0, next_group));
+          pf_end = pf + std::min(kChunkRows, K - next_r0) * std::min<int64_t>(blocks_, ocb - blocks_ * next_group) * 64;
+        }
+        const int64_t steps = std::max<int64_t>(1, (t1 - t0) * (rows / 16));
+        const int pf_lines = pf < pf_end ? int(((pf_end - pf) / 64 + steps - 1) / steps) : 0;
+        const float* w = weight_block(r0, group);
+        for (int64_t tile = t0; tile < t1; ++tile) {
+          const int64_t img = tile / tiles_per_image, p0 = tile % tiles_per_image * tile_;
+          const int np = int(std::min<int64_t>(tile_, P - p0));
+          kTiles[size_t(nb - 1)][size_t(np - 1)](w, col + img * image_stride + r0 * P + p0 * 16, P * 16, rows / 16,
+                                                 y + (img * ocb + blocks_ * group) * P * 16 + p0 * 16, P * 16,
+                                                 bias + group * 16 * blocks_, start, r0 + rows == K, ep_, pf, pf_end,
+                                                 pf_lines);
+        }
+      }
+    }
+  }
+
+  const char* implementation() const override { return "lowbit streaming conv"; }
+
+  Geometry g_;
+  Epilogue ep_;
+  static constexpr int64_t blocks_ = 2, tile_ = kTilePixels;  // 16-channel blocks per group, pixels per tile
+  int64_t groups_ = 0;
+  memory weights_, bias_, col_;
+  dnnl::reorder residual_reorder_;
+  int residual_ = -1;
+};
+
+bool parse_epilogue(const FusedActivation& act, Epilogue* ep) {
+  ep->residual = act.residual;
+  switch (act.kind) {
+    case FusedActivationKind::kNone: ep->act = Act::kNone; return true;
+    case FusedActivationKind::kRelu: ep->act = Act::kRelu; return true;
+    case FusedActivationKind::kClip:
+      ep->act = Act::kClip, ep->lo = act.alpha, ep->hi = act.beta;
+      return true;
+    case FusedActivationKind::kLeakyRelu:
+      ep->act = Act::kLeakyRelu, ep->alpha = act.alpha;
+      return true;
+    default: return false;  // sigmoid-family activations: oneDNN's eltwise post-ops
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
+                                                     const ConvDims& cd, const FusedActivation& act) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const char* env = std::getenv("LOWBIT_STREAMING_CONV");  // "0": oneDNN's kernels everywhere (A/B runs)
+  const bool enabled = !(env && std::string(env) == "0");
+  const KernelInput &x = inputs[0], &w = inputs[1];
+  const Shape in = desc_shape(x.desc), &ws = w.constant->shape();
+  if (!avx512 || !enabled || in.size() != 4 || cd.group != 1 || in[1] % 16 != 0 || ws[0] % 16 != 0) return nullptr;
+  if (in[0] * out_shape[2] * out_shape[3] > kMaxPixels) return nullptr;
+  using tag = memory::format_tag;
+  const memory::desc blocked_in({in.begin(), in.end()}, memory::data_type::f32, tag::nChw16c);
+  if (!(x.desc == blocked_in)) return nullptr;  // only where the network already runs blocked
+  Epilogue ep;
+  if (!parse_epilogue(act, &ep)) return nullptr;
+
+  Geometry g;
+  g.n = in[0], g.ic = in[1], g.ih = in[2], g.iw = in[3], g.oc = ws[0], g.oh = out_shape[2], g.ow = out_shape[3];
+  g.kh = ws[2], g.kw = ws[3], g.sh = cd.strides[0], g.sw = cd.strides[1], g.dh = cd.dilates[0] + 1;
+  g.dw = cd.dilates[1] + 1, g.ph = cd.pad_l[0], g.pw = cd.pad_l[1];
+
+  auto k = std::make_unique<StreamingConvKernel>();
+  k->g_ = g;
+  k->ep_ = ep;
+  const int64_t K = g.k(), ocb = g.oc / 16;
+  const int64_t width = 16 * k->blocks_;
+  k->groups_ = (ocb + k->blocks_ - 1) / k->blocks_;
+  const dnnl::engine& eng = cpu_engine();
+  using dt = memory::data_type;
+  // Weights: per chunk of rows, group j (output channels width * j ...) as [rows][width], row kk = (ky * kw +
+  // kx) * ic + c; a narrower last group is [rows][its width].
+  k->weights_ = memory(memory::desc({k->groups_ * K * width}, dt::f32, tag::a), eng);
+  const float* src = w.constant->data<float>();
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t grp = 0; grp < k->groups_; ++grp) {
+    const int64_t gw = std::min<int64_t>(k->blocks_, ocb - k->blocks_ * grp) * 16;
+    for (int64_t j = 0; j < gw; ++j) {
+      const float* row = src + (width * grp + j) * K;  // output channel width * grp + j: [ic][kh][kw]
+      for (int64_t c = 0; c < g.ic; ++c)
+        for (int64_t tap = 0; tap < taps; ++tap) {
+          const int64_t kk = tap * g.ic + c, r0 = kk / kChunkRows * kChunkRows;
+          const_cast<float*>(k->weight_block(r0, grp))[(kk - r0) * gw + j] = row[c * taps + tap];
+        }
+    }
+  }
+  k->bias_ = memory(memory::desc({k->groups_ * width}, dt::f32, tag::a), eng);
+  float* pb = static_cast<float*>(k->bias_.get_data_handle());
+  std::memset(pb, 0, size_t(k->groups_ * width) * sizeof(float));
+  if (inputs.size() > 2 && inputs[2].desc.data.ndims != 0)
+    std::memcpy(pb, inputs[2].constant->raw(), size_t(g.oc) * sizeof(float));
+  if (!g.direct()) k->col_ = memory(memory::desc({g.n * K * g.pixels()}, dt::f32, tag::a), eng);
+
+  const memory::desc out_md({out_shape.begin(), out_shape.end()}, dt::f32, tag::nChw16c);
+  k->input_descs.assign(inputs.size(), memory::desc());
+  k->input_descs[0] = x.desc;
+  if (ep.residual) {
+    k->residual_ = 3;
+    k->input_descs[3] = inputs[3].desc;
+    k->residual_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[3].desc, eng, out_md));
+    k->in_place_input = 3;
+    k->in_place_desc = out_md;
+  }
+  k->output_descs = {out_md};
+  return k;
+}
+
+}  // namespace lowbit::onednn
