@@ -1,5 +1,6 @@
 // Per-layer A/B of lowbit's weight-streaming convolution (src/kernels/onednn/conv_streaming.cpp) against the
-// oneDNN kernel the plan would otherwise pick, on resnet50's layer-3/4 shapes at batch 1, input in nChw16c.
+// oneDNN kernel the plan would otherwise pick, on resnet50's layer-2/3/4 shapes at batch 1, input in nChw16c
+// (rows marked oneDNN are shapes the plan leaves to oneDNN: both sides run oneDNN there).
 // Each side cycles over 30 kernels with different weights (30 x 1-9 MiB, more than this machine's share of L3)
 // so weights come from DRAM as they do in a whole model; the two sides alternate run by run.
 //
@@ -40,7 +41,12 @@ int main(int argc, char** argv) {
                                      {"layer4 1x1 2048->512 @7", 2048, 512, 7, 1, 1},
                                      {"layer4 1x1 512->2048 @7", 512, 2048, 7, 1, 1},
                                      {"layer4.0 shortcut 1024->2048 s2", 1024, 2048, 14, 1, 2},
-                                     {"layer3 1x1 1024->256 @14 (oneDNN)", 1024, 256, 14, 1, 1}};
+                                     {"layer4.0 1x1 1024->512 @14", 1024, 512, 14, 1, 1},
+                                     {"layer3 1x1 1024->256 @14", 1024, 256, 14, 1, 1},
+                                     {"layer3 1x1 256->1024 @14", 256, 1024, 14, 1, 1},
+                                     {"layer3.0 shortcut 512->1024 s2", 512, 1024, 28, 1, 2},
+                                     {"layer3.0 3x3 256 s2 28->14 (oneDNN)", 256, 256, 28, 3, 2},
+                                     {"layer2 1x1 512->128 @28 (oneDNN)", 512, 128, 28, 1, 1}};
   ThreadPool pool(threads);
   set_num_threads(threads);
   dnnl::stream stream(cpu_engine());

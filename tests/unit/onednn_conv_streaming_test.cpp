@@ -168,6 +168,8 @@ TEST(OneDnnConvStreaming, MatchesReferenceOnSmallMaps) {
       {"3 threads over 1 weight group: tiles split between threads", 1, 32, 32, 7, 7, 3, 3, {1, 1}, {1, 1},
        {1, 1, 1, 1}, true, "Relu", 0, 0, "", 3},
       {"1 thread", 1, 32, 64, 7, 7, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, false, "", 0, 0, "copied", 1},
+      {"1x1 on 14x14 (196 pixels), K = 320 over two chunks", 1, 320, 32, 14, 14, 1, 1, {1, 1}, {1, 1},
+       {0, 0, 0, 0}, true, "Relu", 0, 0, "inplace"},
   };
   for (const StreamCase& k : cases) check_case(k, rng);
 }
@@ -176,22 +178,27 @@ TEST(OneDnnConvStreaming, MatchesReferenceOnSmallMaps) {
 TEST(OneDnnConvStreaming, OtherConvolutionsStayOnOneDnn) {
   if (!has_avx512()) GTEST_SKIP() << "the streaming kernel needs AVX-512";
   std::mt19937 rng(seed_for("OneDnnConvStreaming.OtherConvolutionsStayOnOneDnn"));
-  Tensor w = random_tensor(rng, {32, 32, 3, 3}), dw = random_tensor(rng, {32, 1, 3, 3});
+  Tensor w = random_tensor(rng, {32, 32, 3, 3}), w1 = random_tensor(rng, {32, 32, 1, 1});
+  Tensor dw = random_tensor(rng, {32, 1, 3, 3});
   auto pick = [&](const memory::desc& x_md, const Tensor& weights, const Shape& y, const std::string& act,
                   int64_t group = 1) {
-    StreamCase k{"", x_md.dims()[0], 32, 32, x_md.dims()[2], x_md.dims()[3], 3, 3, {1, 1}, {1, 1}, {1, 1, 1, 1},
-                 false, act};
+    const int64_t kernel = weights.shape()[2], pad = kernel / 2;
+    StreamCase k{"", x_md.dims()[0], 32, 32, x_md.dims()[2], x_md.dims()[3], kernel, kernel, {1, 1}, {1, 1},
+                 {pad, pad, pad, pad}, false, act};
     Node node = conv_node(k);
     node.attrs["group"] = int1(group);
-    auto kernel = onednn::create_kernel(node, 13, {{x_md, nullptr}, {onednn::plain_desc(weights.shape()), &weights}}, {y});
-    return kernel ? std::string(kernel->implementation()) : std::string("none");
+    auto kernel_for = onednn::create_kernel(node, 13, {{x_md, nullptr}, {onednn::plain_desc(weights.shape()), &weights}}, {y});
+    return kernel_for ? std::string(kernel_for->implementation()) : std::string("none");
   };
   using dt = memory::data_type;
-  const memory::desc blocked({1, 32, 7, 7}, dt::f32, tag::nChw16c);
+  auto blocked_map = [](int64_t n, int64_t h, int64_t w) { return memory::desc({n, 32, h, w}, dt::f32, tag::nChw16c); };
+  const memory::desc blocked = blocked_map(1, 7, 7);
   EXPECT_EQ(pick(blocked, w, {1, 32, 7, 7}, "Relu"), kStreaming);
+  EXPECT_EQ(pick(blocked_map(1, 14, 14), w1, {1, 32, 14, 14}, "Relu"), kStreaming);  // 1x1: up to 196 pixels
+  EXPECT_EQ(pick(blocked_map(1, 15, 14), w1, {1, 32, 15, 14}, ""), "onednn");        // 210 pixels
   EXPECT_EQ(pick(memory::desc({1, 32, 7, 7}, dt::f32, tag::nchw), w, {1, 32, 7, 7}, "Relu"), "onednn");  // plain input
-  EXPECT_EQ(pick(memory::desc({1, 32, 8, 7}, dt::f32, tag::nChw16c), w, {1, 32, 8, 7}, "Relu"), "onednn");  // 56 pixels
-  EXPECT_EQ(pick(memory::desc({2, 32, 7, 7}, dt::f32, tag::nChw16c), w, {2, 32, 7, 7}, "Relu"), "onednn");  // batch 2
+  EXPECT_EQ(pick(blocked_map(1, 8, 7), w, {1, 32, 8, 7}, "Relu"), "onednn");   // 3x3 on 56 pixels
+  EXPECT_EQ(pick(blocked_map(2, 7, 7), w, {2, 32, 7, 7}, "Relu"), "onednn");   // batch 2: 98 pixels in all
   EXPECT_EQ(pick(blocked, w, {1, 32, 7, 7}, "Sigmoid"), "onednn");  // activation it has no epilogue for
   EXPECT_EQ(pick(blocked, dw, {1, 32, 7, 7}, "", 32), "onednn");    // depthwise
   setenv("LOWBIT_STREAMING_CONV", "0", 1);

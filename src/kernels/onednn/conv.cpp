@@ -143,7 +143,7 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
     user_w_dims.insert(user_w_dims.begin(), group);
   }
   memory::dims w_dims(user_w_dims.begin(), user_w_dims.end());
-  // Small output maps in a blocked network (resnet50's layer 4 at batch 1): lowbit's weight-streaming kernel.
+  // Small output maps in a blocked network (resnet50's layers 3-4 at batch 1): lowbit's weight-streaming kernel.
   if (!use_winograd(in_shape, w_shape, cd) && !(residual >= 0 && desc_shape(inputs[3].desc) != output_shapes[0]))
     if (auto k = create_streaming_conv_kernel(inputs, output_shapes[0], cd, *fused)) return k;
 

@@ -1,17 +1,16 @@
-// FP32 convolution for output maps of at most 7x7 (resnet50's layer 4 at batch 1: 1-9 MiB of weights a layer,
-// each weight used only 49 times), as a GEMM over packed weights that prefetches the weights it needs next
+// FP32 convolution for small output maps (resnet50's layers 3-4 at batch 1: 1-9 MiB of weights a layer, each
+// weight used only 49 or 196 times), as a GEMM over packed weights that prefetches the weights it needs next
 // while it computes.
 //
 // Why: a model's weights (100 MiB for resnet50) do not stay in this machine's share of L3 from one run to the
 // next, so these layers stream their weights from DRAM, and oneDNN 2.6's kernels stall on them (layer-4 3x3:
-// 0.9 ms in the model, 0.62 ms with its weights in cache). Prefetching ahead recovers part of it: 0.86-0.97x
-// oneDNN's time per layer-4 convolution, resnet50 batch 1 ~1.7% faster (bench/README.md). On 14x14 maps and at
-// batch 8 weights are reused enough that oneDNN's kernels win, so those stay on oneDNN.
+// 0.9 ms in the model, 0.62 ms with its weights in cache). Prefetching ahead recovers part of it: 0.8-0.95x
+// oneDNN's time per convolution, resnet50 batch 1 ~5% faster (bench/README.md).
 //
 // Layout: input and output in nChw16c (the layout the blocked network around these layers already uses), so
 // a 1x1 stride-1 convolution reads its input as it is: block kb of 16 channels is a [pixels][16] matrix. Other
 // shapes (3x3, strides, pads, dilations) first gather an im2col copy in the same [K/16][pixels][16] form, with
-// K = kernel taps x input channels. Weights are packed once, per chunk of 1024 rows of K and group of 32 output
+// K = kernel taps x input channels. Weights are packed once, per chunk of 256 rows of K and group of 32 output
 // channels, as [rows][32]; the micro-kernel keeps 14 pixels x 32 channels of accumulators in 28 AVX-512
 // registers and, per row, loads two weight vectors and broadcasts one input value per pixel.
 //
@@ -35,12 +34,13 @@ namespace lowbit::onednn {
 namespace {
 
 constexpr int kTilePixels = 14;     // pixels per micro-kernel tile (28 accumulators with two channel blocks)
-// Output pixels (all images) up to 7x7 at batch 1: on resnet50's 14x14 layers and at batch 8 the weights are
-// reused enough that oneDNN's kernels are as fast or faster (bench/conv_streaming_bench.cpp).
-constexpr int64_t kMaxPixels = 49;
+// Output pixels (all images): up to 7x7, or 14x14 for 1x1 kernels (no im2col copy). Beyond that (resnet50's
+// 14x14 3x3 and 28x28 layers, batch 8) weights are reused enough that oneDNN's kernels are as fast or faster
+// (bench/conv_streaming_bench.cpp per layer; whole-model A/B in bench/README.md).
+constexpr int64_t kMaxPixels = 49, kMaxPixels1x1 = 196;
 // Rows of K per pass: a chunk of columns (<= 200 KiB) stays in L2 while the groups' weights for it stream past
-// (128 KiB a group).
-constexpr int64_t kChunkRows = 1024;
+// (32 KiB a group); 256 measured better than 128, 512 and 1024 on every layer.
+constexpr int64_t kChunkRows = 256;
 
 enum class Act { kNone, kRelu, kClip, kLeakyRelu };
 
@@ -266,7 +266,8 @@ std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInp
   const KernelInput &x = inputs[0], &w = inputs[1];
   const Shape in = desc_shape(x.desc), &ws = w.constant->shape();
   if (!avx512 || !enabled || in.size() != 4 || cd.group != 1 || in[1] % 16 != 0 || ws[0] % 16 != 0) return nullptr;
-  if (in[0] * out_shape[2] * out_shape[3] > kMaxPixels) return nullptr;
+  const bool one_by_one = ws[2] == 1 && ws[3] == 1;
+  if (in[0] * out_shape[2] * out_shape[3] > (one_by_one ? kMaxPixels1x1 : kMaxPixels)) return nullptr;
   using tag = memory::format_tag;
   const memory::desc blocked_in({in.begin(), in.end()}, memory::data_type::f32, tag::nChw16c);
   if (!(x.desc == blocked_in)) return nullptr;  // only where the network already runs blocked

@@ -175,7 +175,7 @@ struct EltwiseStep {
 // Steps for activation `op` ("Relu", "LeakyRelu", "Clip", ...) with the given attributes; false if unsupported.
 bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
                       std::vector<EltwiseStep>* steps);
-// FP32 Conv on output maps of at most 7x7 (all images) whose input arrives in nChw16c, as lowbit's own AVX-512
+// FP32 Conv on small output maps (7x7; 14x14 for 1x1) whose input arrives in nChw16c, as lowbit's own AVX-512
 // GEMM that prefetches weights ahead (src/kernels/onednn/conv_streaming.cpp); nullptr where it does not apply.
 std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
                                                      const ConvDims& cd, const FusedActivation& act);
