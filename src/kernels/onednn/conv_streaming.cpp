@@ -5,7 +5,7 @@
 // Why: a model's weights (100 MiB for resnet50) do not stay in this machine's share of L3 from one run to the
 // next, so these layers stream their weights from DRAM, and oneDNN 2.6's kernels stall on them (layer-4 3x3:
 // 0.9 ms in the model, 0.62 ms with its weights in cache). Prefetching ahead recovers part of it: 0.8-0.95x
-// oneDNN's time per convolution, resnet50 batch 1 ~5% faster (bench/README.md).
+// oneDNN's time per convolution, resnet50 batch 1 3-6% faster (bench/README.md).
 //
 // Layout: input and output in nChw16c (the layout the blocked network around these layers already uses), so
 // a 1x1 stride-1 convolution reads its input as it is: block kb of 16 channels is a [pixels][16] matrix. Other
@@ -57,7 +57,7 @@ struct Epilogue {
 #endif
 // One tile: NP pixels x NB blocks of 16 output channels over all K input rows. `col` points at the tile's first
 // pixel in column block 0 (block kb at col + kb * col_stride); `dst` likewise in output block 0 (block b at
-// dst + b * dst_stride). Prefetches `pf_lines` cache lines of the next weight group per block of 16 rows.
+// dst + b * dst_stride). Prefetches `pf_lines` cache lines from [pf, pf_end) per block of 16 rows.
 // Rows of K come in chunks (see kChunkRows): the first chunk starts from the bias (plus the residual already in
 // dst), later ones from the partial sums in dst, and only the last applies the activation.
 enum class Start { kBias, kBiasAndDst, kDst };
@@ -157,10 +157,10 @@ class StreamingConvKernel : public Kernel {
       else gather(0, blocks);
       col = c;
     }
-    // Enough tasks for every thread, each group's tiles split into as few chunks as that allows (weight reuse).
+    // Enough tasks for every thread, each group's tiles split as few ways as that allows (weight reuse).
     const int64_t threads = pool ? pool->num_threads() : 1;
-    const int64_t chunks = std::max<int64_t>(1, (threads + groups_ - 1) / groups_), tasks = groups_ * chunks;
-    auto body = [&](int64_t b, int64_t e) { run(col, y, chunks, b, e); };
+    const int64_t splits = std::max<int64_t>(1, (threads + groups_ - 1) / groups_), tasks = groups_ * splits;
+    auto body = [&](int64_t b, int64_t e) { run(col, y, splits, b, e); };
     if (pool) pool->parallel_for(tasks, body);
     else body(0, tasks);
   }
@@ -191,10 +191,10 @@ class StreamingConvKernel : public Kernel {
     return static_cast<const float*>(weights_.get_data_handle()) + (r0 * groups_ + group * rows) * 16 * blocks_;
   }
 
-  // Tasks [b, e): task t covers weight group t / chunks and its share t % chunks of the (image, tile) list.
+  // Tasks [b, e): task t covers weight group t / splits and its share t % splits of the (image, tile) list.
   // Rows of K outermost: a chunk of the columns stays in L2 while the thread's groups pass over it, and each
   // group's chunk of weights is read from memory once and reused by all its tiles.
-  void run(const float* col, float* y, int64_t chunks, int64_t b, int64_t e) const {
+  void run(const float* col, float* y, int64_t splits, int64_t b, int64_t e) const {
     const int64_t P = g_.pixels(), K = g_.k(), ocb = g_.oc / 16;
     const int64_t tiles_per_image = (P + tile_ - 1) / tile_, tiles = g_.n * tiles_per_image;
     // Column blocks of one image: the input itself (direct) or the im2col copy.
@@ -204,13 +204,13 @@ class StreamingConvKernel : public Kernel {
       const int64_t rows = std::min(kChunkRows, K - r0);
       const Start start = r0 > 0 ? Start::kDst : ep_.residual ? Start::kBiasAndDst : Start::kBias;
       for (int64_t t = b; t < e; ++t) {
-        const int64_t group = t / chunks, chunk = t % chunks;
+        const int64_t group = t / splits, split = t % splits;
         const int nb = int(std::min<int64_t>(blocks_, ocb - blocks_ * group));
-        const int64_t t0 = tiles * chunk / chunks, t1 = tiles * (chunk + 1) / chunks;
+        const int64_t t0 = tiles * split / splits, t1 = tiles * (split + 1) / splits;
         // The weights this thread needs next (the next task's group, or the first one's next chunk) are
         // prefetched into L2 while these tiles run, spread evenly over their 16-row steps.
         const char *pf = nullptr, *pf_end = nullptr;
-        const int64_t next_r0 = t + 1 < e ? r0 : r0 + kChunkRows, next_group = (t + 1 < e ? t + 1 : b) / chunks;
+        const int64_t next_r0 = t + 1 < e ? r0 : r0 + kChunkRows, next_group = (t + 1 < e ? t + 1 : b) / splits;
         if (next_r0 < K && !(next_r0 == r0 && next_group == group)) {
           pf = reinterpret_cast<const char*>(weight_block(next_r0, next_group));
           pf_end = pf + std::min(kChunkRows, K - next_r0) * std::min<int64_t>(blocks_, ocb - blocks_ * next_group) * 64;
