@@ -16,12 +16,7 @@ class ConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
     memory src = src_reorder_.apply(stream, inputs[0]), dst = outputs[0];
-    // sum post-op: dst must hold the residual when the convolution accumulates into it. The plan hands over the
-    // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
-    if (residual_ >= 0 && inputs[size_t(residual_)].get_data_handle() != dst.get_data_handle()) {
-      memory residual = inputs[size_t(residual_)];
-      residual_reorder_.execute(stream, residual, dst);
-    }
+    residual_.apply(stream, inputs, dst);  // sum post-op: dst must hold the residual
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
     if (bias_ && !epilogue_) args[DNNL_ARG_BIAS] = bias_;
     prim_.execute(stream, args);
@@ -30,11 +25,10 @@ class ConvKernel : public Kernel {
 
   dnnl::primitive prim_;  // convolution_forward or deconvolution_forward
   InputReorder src_reorder_;
-  dnnl::reorder residual_reorder_;
+  ResidualInDst residual_;
   memory weights_, bias_;
   // Deconvolution: bias and activation as a separate in-place binary add (+ eltwise post-ops) over the output.
   dnnl::binary epilogue_;
-  int residual_ = -1;
 };
 
 // What Conv and ConvTranspose kernels share once the primitive is chosen: the weights reordered (and the bias
@@ -186,7 +180,6 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
   auto pd = with_dst_layout<dnnl::convolution_forward::primitive_desc>(output_shapes[0], dst_any, make_pd);
   auto k = std::make_unique<ConvKernel>();
   k->prim_ = dnnl::convolution_forward(pd);
-  const dnnl::engine& eng = cpu_engine();
 
   // Weights (and bias) once, in the primitive's preferred format.
   prepare_kernel(*k, pd, plain_desc(user_w_dims), inputs, has_bias, out_channels);
@@ -194,11 +187,7 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
   k->input_descs[0] = x.desc;
   if (residual >= 0) {
     if (desc_shape(inputs[3].desc) != output_shapes[0]) return nullptr;  // a broadcast residual is not a sum post-op
-    k->residual_ = residual;
-    k->input_descs[3] = inputs[3].desc;
-    k->residual_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[3].desc, eng, pd.dst_desc()));
-    k->in_place_input = residual;
-    k->in_place_desc = pd.dst_desc();
+    k->residual_.prepare(*k, residual, inputs[3].desc, pd.dst_desc());
   }
   k->output_descs = {pd.dst_desc()};
   return k;

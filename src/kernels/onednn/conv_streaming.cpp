@@ -142,10 +142,9 @@ class StreamingConvKernel : public Kernel {
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
     const float* x = static_cast<const float*>(inputs[0].get_data_handle());
     memory dst = outputs[0];
-    if (ep_.residual && inputs[size_t(residual_)].get_data_handle() != dst.get_data_handle()) {
-      memory residual = inputs[size_t(residual_)];
-      residual_reorder_.execute(stream, residual, dst);
-      stream.wait();
+    if (residual_) {
+      residual_.apply(stream, inputs, dst);
+      stream.wait();  // the loops below read dst outside the stream
     }
     float* y = static_cast<float*>(dst.get_data_handle());
     const float* col = x;
@@ -237,8 +236,7 @@ class StreamingConvKernel : public Kernel {
   static constexpr int64_t blocks_ = 2, tile_ = kTilePixels;  // 16-channel blocks per group, pixels per tile
   int64_t groups_ = 0;
   memory weights_, bias_, col_;
-  dnnl::reorder residual_reorder_;
-  int residual_ = -1;
+  ResidualInDst residual_;
 };
 
 bool parse_epilogue(const FusedActivation& act, Epilogue* ep) {
@@ -313,13 +311,7 @@ std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInp
   const memory::desc out_md({out_shape.begin(), out_shape.end()}, dt::f32, tag::nChw16c);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
-  if (ep.residual) {
-    k->residual_ = 3;
-    k->input_descs[3] = inputs[3].desc;
-    k->residual_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[3].desc, eng, out_md));
-    k->in_place_input = 3;
-    k->in_place_desc = out_md;
-  }
+  if (ep.residual) k->residual_.prepare(*k, 3, inputs[3].desc, out_md);
   k->output_descs = {out_md};
   return k;
 }

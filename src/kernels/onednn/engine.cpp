@@ -113,6 +113,21 @@ bool activation_steps(const std::string& op, float alpha, float beta, bool has_a
   return true;
 }
 
+void ResidualInDst::prepare(Kernel& k, int input, const memory::desc& from, const memory::desc& dst_view) {
+  index = input;
+  in_dst = dst_view;
+  copy = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), from, cpu_engine(), dst_view));
+  k.input_descs[size_t(input)] = from;
+  k.in_place_input = input;
+  k.in_place_desc = dst_view;
+}
+
+void ResidualInDst::apply(dnnl::stream& stream, const std::vector<memory>& inputs, const memory& dst) const {
+  if (index < 0 || inputs[size_t(index)].get_data_handle() == dst.get_data_handle()) return;  // none, or in place
+  memory source = inputs[size_t(index)], target(in_dst, cpu_engine(), dst.get_data_handle());
+  copy.execute(stream, source, target);
+}
+
 std::unique_ptr<Kernel> create_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
                                       const std::vector<Shape>& output_shapes) {
   if (!node.domain.empty()) return nullptr;

@@ -76,6 +76,22 @@ struct InputReorder {
   memory scratch;
 };
 
+class Kernel;
+
+// A residual a convolution accumulates onto in dst (oneDNN's sum post-op, or lowbit's own kernel doing the same):
+// input `index` (arriving in `from`) is read in dst's buffer as `in_dst` (dst's layout; its own element type for
+// int8). prepare() records the input's layout on the kernel and lets the plan hand the residual's own buffer over
+// as dst when the residual dies at the node; apply() copies it in otherwise.
+struct ResidualInDst {
+  void prepare(Kernel& k, int index, const memory::desc& from, const memory::desc& in_dst);
+  void apply(dnnl::stream& stream, const std::vector<memory>& inputs, const memory& dst) const;
+  explicit operator bool() const { return index >= 0; }
+
+  int index = -1;
+  memory::desc in_dst;
+  dnnl::reorder copy;
+};
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

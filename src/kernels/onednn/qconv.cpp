@@ -26,13 +26,8 @@ class QConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
     memory src = src_reorder_.apply(stream, inputs[0]), dst = outputs[0];
-    // The sum post-op accumulates onto what dst holds: the residual, in dst's layout. The plan hands over the
-    // residual's own buffer as dst when the residual dies here (in_place_input); otherwise it is copied in.
-    if (residual_ && inputs[9].get_data_handle() != dst.get_data_handle()) {
-      memory r = inputs[9];
-      memory r_in_dst(residual_in_dst_, cpu_engine(), dst.get_data_handle());
-      residual_reorder_.execute(stream, r, r_in_dst);
-    }
+    // The sum post-op accumulates onto what dst holds: the residual, in dst's layout and its own type.
+    residual_.apply(stream, inputs, dst);
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
     if (bias_) args[DNNL_ARG_BIAS] = bias_;
     if (src_zp_) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = src_zp_;
@@ -42,10 +37,8 @@ class QConvKernel : public Kernel {
 
   dnnl::convolution_forward prim_;
   InputReorder src_reorder_;
-  dnnl::reorder residual_reorder_;
+  ResidualInDst residual_;
   memory weights_, bias_, src_zp_, dst_zp_;
-  memory::desc residual_in_dst_;
-  bool residual_ = false;
 };
 
 }  // namespace
@@ -191,15 +184,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   k->src_reorder_.prepare(x.desc, pd.src_desc());
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
-  if (residual) {
-    k->residual_ = true;
-    k->input_descs[9] = inputs[9].desc;
-    k->residual_in_dst_ = with_data_type(pd.dst_desc(), r_dt);
-    k->residual_reorder_ =
-        dnnl::reorder(dnnl::reorder::primitive_desc(eng, inputs[9].desc, eng, k->residual_in_dst_));
-    k->in_place_input = 9;
-    k->in_place_desc = k->residual_in_dst_;
-  }
+  if (residual) k->residual_.prepare(*k, 9, inputs[9].desc, with_data_type(pd.dst_desc(), r_dt));
   k->output_descs = {pd.dst_desc()};
   return k;
 }
