@@ -137,9 +137,15 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
     user_w_dims.insert(user_w_dims.begin(), group);
   }
   memory::dims w_dims(user_w_dims.begin(), user_w_dims.end());
-  // Small output maps in a blocked network (resnet50's layers 3-4 at batch 1): lowbit's weight-streaming kernel.
-  if (!use_winograd(in_shape, w_shape, cd) && !(residual >= 0 && desc_shape(inputs[3].desc) != output_shapes[0]))
-    if (auto k = create_streaming_conv_kernel(inputs, output_shapes[0], cd, *fused)) return k;
+  // lowbit's own kernels: Winograd where it pays (below), else small output maps in a blocked network
+  // (resnet50's layers 3-4 at batch 1) on the weight-streaming kernel.
+  if (!(residual >= 0 && desc_shape(inputs[3].desc) != output_shapes[0])) {
+    if (use_winograd(in_shape, w_shape, cd)) {
+      if (auto k = create_winograd_conv_kernel(inputs, output_shapes[0], cd, *fused)) return k;
+    } else if (auto k = create_streaming_conv_kernel(inputs, output_shapes[0], cd, *fused)) {
+      return k;
+    }
+  }
 
   // Layouts: the primitive's choice (nhwc for brgconv on AVX-512), except that a dense convolution whose input
   // or residual arrives in nChw16c (after a Winograd convolution) keeps it, so one Winograd layer does not cost

@@ -195,6 +195,11 @@ bool activation_steps(const std::string& op, float alpha, float beta, bool has_a
 // GEMM that prefetches weights ahead (src/kernels/onednn/conv_streaming.cpp); nullptr where it does not apply.
 std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
                                                      const ConvDims& cd, const FusedActivation& act);
+// FP32 3x3 stride-1 pad-1 Conv (channels multiples of 16) as lowbit's own AVX-512 Winograd F(2x2) / F(4x4, 3x3)
+// in nChw16c (src/kernels/onednn/conv_winograd.cpp); nullptr where it does not apply.
+bool winograd_applies(const Shape& in, const Shape& w, const ConvDims& d);
+std::unique_ptr<Kernel> create_winograd_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
+                                                    const ConvDims& cd, const FusedActivation& act);
 // ConvTranspose with stride == kernel, no padding, dilation or groups, as one matmul writing nhwc output patches
 // (nullptr when the node is not of that form; may throw dnnl::error).
 std::unique_ptr<Kernel> create_patch_conv_transpose_kernel(const Node& node, const std::vector<KernelInput>& inputs,
