@@ -72,10 +72,10 @@ PrimitiveDesc with_dst_layout(const Shape& out, const memory::desc& dst_any, con
   return make_pd(dst_any);
 }
 
-// Winograd F(2x2, 3x3) for dense 3x3 stride-1 convolutions with at least 64 channels on maps of at least 14x14:
-// 2.25x fewer multiplies, ~1.6x faster than direct in resnet50 (layers 1-3), outputs within ~1e-6 relative of
-// the direct sum. Smaller maps lose it again to the larger transformed weights (16 taps instead of 9, read from
-// L3 on every run). oneDNN runs it in nChw16c.
+// Winograd for dense 3x3 stride-1 convolutions with at least 64 channels on maps of at least 14x14: lowbit's own
+// kernel (conv_winograd.cpp: F(4x4, 3x3) from 28x28, F(2x2, 3x3) below), else oneDNN's F(2x2, 3x3) (~1.6x faster
+// than direct in resnet50's layers 1-3). Smaller maps lose it again to the larger transformed weights (16 or 36
+// taps instead of 9, read from L3 or DRAM on every run). Both run in nChw16c.
 bool use_winograd(const Shape& in, const Shape& w, const ConvDims& d) {
   if (in.size() != 4 || w[2] != 3 || w[3] != 3 || d.group != 1) return false;
   for (size_t i = 0; i < 2; ++i)

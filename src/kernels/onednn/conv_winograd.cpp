@@ -79,12 +79,13 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 combine(const fl
   return r;
 }
 
-// V = B^T d B for one tile and one block of 16 channels. `x` is the block's [ih][iw][16] map, (y0, x0) the patch's
-// top-left input pixel (may lie outside: zeros), `v` the tile's slot in V[0], `xi_stride` the distance between
-// consecutive positions xi.
+// V = B^T d B for one tile and one block of 16 channels. `x` is the block's first pixel, pixels `pixel_stride`
+// floats apart row-major ([ih][iw][16] in nChw16c, the channel slice of [ih][iw][C] in nhwc), (y0, x0) the
+// patch's top-left input pixel (may lie outside: zeros), `v` the tile's slot in V[0], `xi_stride` the distance
+// between consecutive positions xi.
 template <int M>
-__attribute__((target("avx512f"))) void input_tile(const float* x, int64_t ih, int64_t iw, int64_t y0, int64_t x0,
-                                                   float* v, int64_t xi_stride) {
+__attribute__((target("avx512f"))) void input_tile(const float* x, int64_t pixel_stride, int64_t ih, int64_t iw,
+                                                   int64_t y0, int64_t x0, float* v, int64_t xi_stride) {
   using W = Wino<M>;
   constexpr int A = W::A;
   __m512 d[A * A], t[A * A];
@@ -92,7 +93,7 @@ __attribute__((target("avx512f"))) void input_tile(const float* x, int64_t ih, i
   for (int i = 0; i < A; ++i)
     for (int j = 0; j < A; ++j) {
       const int64_t yy = y0 + i, xx = x0 + j;
-      d[i * A + j] = inside || (yy >= 0 && yy < ih && xx >= 0 && xx < iw) ? _mm512_loadu_ps(x + (yy * iw + xx) * 16)
+      d[i * A + j] = inside || (yy >= 0 && yy < ih && xx >= 0 && xx < iw) ? _mm512_loadu_ps(x + (yy * iw + xx) * pixel_stride)
                                                                           : _mm512_setzero_ps();
     }
 #pragma GCC unroll 8
@@ -160,12 +161,14 @@ class WinogradConvKernel : public Kernel {
     parallel(n_ * icb * tiles_h_, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const int64_t img = r / (icb * tiles_h_), cb = r / tiles_h_ % icb, ty = r % tiles_h_;
-        const float* block = x + (img * icb + cb) * ih_ * iw_ * 16;
+        // nChw16c: block cb is its own [ih][iw][16] map; nhwc: channels 16 cb.. of every pixel.
+        const float* block = nhwc_ ? x + img * ih_ * iw_ * ic_ + cb * 16 : x + (img * icb + cb) * ih_ * iw_ * 16;
+        const int64_t pixel_stride = nhwc_ ? ic_ : 16;
         for (int64_t tx = 0; tx < tiles_w_; ++tx) {
           const int64_t tile = img * tiles_per_image + ty * tiles_w_ + tx;
           float* slot = v + (cb * tiles_ + tile) * 16;
-          if (m_size_ == 4) input_tile<4>(block, ih_, iw_, ty * 4 - pad_t_, tx * 4 - pad_l_, slot, icb * tiles_ * 16);
-          else input_tile<2>(block, ih_, iw_, ty * 2 - pad_t_, tx * 2 - pad_l_, slot, icb * tiles_ * 16);
+          if (m_size_ == 4) input_tile<4>(block, pixel_stride, ih_, iw_, ty * 4 - pad_t_, tx * 4 - pad_l_, slot, icb * tiles_ * 16);
+          else input_tile<2>(block, pixel_stride, ih_, iw_, ty * 2 - pad_t_, tx * 2 - pad_l_, slot, icb * tiles_ * 16);
         }
       }
     });
@@ -232,6 +235,7 @@ class WinogradConvKernel : public Kernel {
   int64_t tiles_h_ = 0, tiles_w_ = 0, tiles_ = 0, positions_ = 0, groups_ = 0;
   Epilogue ep_;
   memory u_, bias_, v_, m_;
+  bool nhwc_ = false;  // input read as it arrives in nhwc (a brgconv producer), else reordered to nChw16c
   InputReorder in_reorder_;
   ResidualInDst residual_;
 };
@@ -311,7 +315,8 @@ std::unique_ptr<Kernel> create_winograd_conv_kernel(const std::vector<KernelInpu
   k->m_ = memory(memory::desc({k->positions_ * k->oc_ * k->tiles_}, dt::f32, tag::a), eng);
 
   const memory::desc blocked_in({in.begin(), in.end()}, dt::f32, tag::nChw16c);
-  k->in_reorder_.prepare(x.desc, blocked_in);
+  k->nhwc_ = x.desc == memory::desc({in.begin(), in.end()}, dt::f32, tag::nhwc);
+  if (!k->nhwc_) k->in_reorder_.prepare(x.desc, blocked_in);
   const memory::desc out_md({out_shape.begin(), out_shape.end()}, dt::f32, tag::nChw16c);
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;

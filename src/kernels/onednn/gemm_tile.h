@@ -35,7 +35,7 @@ struct Epilogue {
 // One tile: NP pixels x NB blocks of 16 output channels over all K input rows. `col` points at the tile's first
 // pixel in column block 0 (block kb at col + kb * col_stride); `dst` likewise in output block 0 (block b at
 // dst + b * dst_stride). Per block of 16 rows, prefetches each stream's next `lines` cache lines.
-// Rows of K come in chunks (see kChunkRows): the first chunk starts from the bias (plus the residual already in
+// Callers may split K into chunks of rows: the first chunk starts from the bias (plus the residual already in
 // dst), later ones from the partial sums in dst, and only the last applies the activation.
 enum class Start { kBias, kBiasAndDst, kDst };
 
