@@ -213,18 +213,10 @@ std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInp
         }
     }
   }
-  k->bias_ = memory(memory::desc({k->groups_ * width}, dt::f32, tag::a), eng);
-  float* pb = static_cast<float*>(k->bias_.get_data_handle());
-  std::memset(pb, 0, size_t(k->groups_ * width) * sizeof(float));
-  if (inputs.size() > 2 && inputs[2].desc.data.ndims != 0)
-    std::memcpy(pb, inputs[2].constant->raw(), size_t(g.oc) * sizeof(float));
+  k->bias_ = padded_conv_bias(inputs, g.oc, k->groups_ * width);
   if (!g.direct()) k->col_ = memory(memory::desc({g.n * K * g.pixels()}, dt::f32, tag::a), eng);
 
-  const memory::desc out_md({out_shape.begin(), out_shape.end()}, dt::f32, tag::nChw16c);
-  k->input_descs.assign(inputs.size(), memory::desc());
-  k->input_descs[0] = x.desc;
-  if (ep.residual) k->residual_.prepare(*k, 3, inputs[3].desc, out_md);
-  k->output_descs = {out_md};
+  set_blocked_conv_layouts(*k, inputs, out_shape, ep.residual, &k->residual_);
   return k;
 }
 

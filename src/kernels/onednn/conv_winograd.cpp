@@ -306,22 +306,14 @@ std::unique_ptr<Kernel> create_winograd_conv_kernel(const std::vector<KernelInpu
   std::memset(u, 0, size_t(k->positions_ * k->groups_ * k->ic_ * 32) * sizeof(float));
   if (m == 4) transform_weights<4>(w.constant->data<float>(), k->oc_, k->ic_, k->groups_, u);
   else transform_weights<2>(w.constant->data<float>(), k->oc_, k->ic_, k->groups_, u);
-  k->bias_ = memory(memory::desc({k->groups_ * 32}, dt::f32, tag::a), eng);
-  float* pb = static_cast<float*>(k->bias_.get_data_handle());
-  std::memset(pb, 0, size_t(k->groups_ * 32) * sizeof(float));
-  if (inputs.size() > 2 && inputs[2].desc.data.ndims != 0)
-    std::memcpy(pb, inputs[2].constant->raw(), size_t(k->oc_) * sizeof(float));
+  k->bias_ = padded_conv_bias(inputs, k->oc_, k->groups_ * 32);
   k->v_ = memory(memory::desc({k->positions_ * k->ic_ * k->tiles_}, dt::f32, tag::a), eng);
   k->m_ = memory(memory::desc({k->positions_ * k->oc_ * k->tiles_}, dt::f32, tag::a), eng);
 
   const memory::desc blocked_in({in.begin(), in.end()}, dt::f32, tag::nChw16c);
   k->nhwc_ = x.desc == memory::desc({in.begin(), in.end()}, dt::f32, tag::nhwc);
   if (!k->nhwc_) k->in_reorder_.prepare(x.desc, blocked_in);
-  const memory::desc out_md({out_shape.begin(), out_shape.end()}, dt::f32, tag::nChw16c);
-  k->input_descs.assign(inputs.size(), memory::desc());
-  k->input_descs[0] = x.desc;
-  if (ep.residual) k->residual_.prepare(*k, 3, inputs[3].desc, out_md);
-  k->output_descs = {out_md};
+  set_blocked_conv_layouts(*k, inputs, out_shape, ep.residual, &k->residual_);
   return k;
 }
 

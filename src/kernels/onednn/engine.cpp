@@ -113,6 +113,25 @@ bool activation_steps(const std::string& op, float alpha, float beta, bool has_a
   return true;
 }
 
+memory padded_conv_bias(const std::vector<KernelInput>& inputs, int64_t channels, int64_t padded) {
+  memory bias(memory::desc({padded}, memory::data_type::f32, memory::format_tag::a), cpu_engine());
+  float* p = static_cast<float*>(bias.get_data_handle());
+  std::memset(p, 0, size_t(padded) * sizeof(float));
+  if (inputs.size() > 2 && inputs[2].desc.data.ndims != 0)
+    std::memcpy(p, inputs[2].constant->raw(), size_t(channels) * sizeof(float));
+  return bias;
+}
+
+void set_blocked_conv_layouts(Kernel& k, const std::vector<KernelInput>& inputs, const Shape& out_shape,
+                              bool residual, ResidualInDst* residual_in_dst) {
+  const memory::desc out_md({out_shape.begin(), out_shape.end()}, memory::data_type::f32,
+                            memory::format_tag::nChw16c);
+  k.input_descs.assign(inputs.size(), memory::desc());
+  k.input_descs[0] = inputs[0].desc;
+  if (residual) residual_in_dst->prepare(k, 3, inputs[3].desc, out_md);
+  k.output_descs = {out_md};
+}
+
 void ResidualInDst::prepare(Kernel& k, int input, const memory::desc& from, const memory::desc& dst_view) {
   index = input;
   in_dst = dst_view;

@@ -191,6 +191,12 @@ struct EltwiseStep {
 // Steps for activation `op` ("Relu", "LeakyRelu", "Clip", ...) with the given attributes; false if unsupported.
 bool activation_steps(const std::string& op, float alpha, float beta, bool has_alpha, bool has_beta,
                       std::vector<EltwiseStep>* steps);
+// For lowbit's own FP32 convolutions (streaming, Winograd): the bias (input 2, zeros when omitted) padded with
+// zeros to `padded` channels; and the kernel's layouts — input 0 as it arrives, output in nChw16c, the fused
+// residual (input 3) accumulated in dst when `residual`.
+memory padded_conv_bias(const std::vector<KernelInput>& inputs, int64_t channels, int64_t padded);
+void set_blocked_conv_layouts(Kernel& k, const std::vector<KernelInput>& inputs, const Shape& out_shape,
+                              bool residual, ResidualInDst* residual_in_dst);
 // FP32 Conv on small output maps (7x7; 14x14 for 1x1) whose input arrives in nChw16c, as lowbit's own AVX-512
 // GEMM that prefetches weights ahead (src/kernels/onednn/conv_streaming.cpp); nullptr where it does not apply.
 std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
