@@ -93,8 +93,8 @@ __attribute__((target("avx512f"))) void input_tile(const float* x, int64_t pixel
   for (int i = 0; i < A; ++i)
     for (int j = 0; j < A; ++j) {
       const int64_t yy = y0 + i, xx = x0 + j;
-      d[i * A + j] = inside || (yy >= 0 && yy < ih && xx >= 0 && xx < iw) ? _mm512_loadu_ps(x + (yy * iw + xx) * pixel_stride)
-                                                                          : _mm512_setzero_ps();
+      const bool in_map = inside || (yy >= 0 && yy < ih && xx >= 0 && xx < iw);
+      d[i * A + j] = in_map ? _mm512_loadu_ps(x + (yy * iw + xx) * pixel_stride) : _mm512_setzero_ps();
     }
 #pragma GCC unroll 8
   for (int i = 0; i < A; ++i)
@@ -167,8 +167,9 @@ class WinogradConvKernel : public Kernel {
         for (int64_t tx = 0; tx < tiles_w_; ++tx) {
           const int64_t tile = img * tiles_per_image + ty * tiles_w_ + tx;
           float* slot = v + (cb * tiles_ + tile) * 16;
-          if (m_size_ == 4) input_tile<4>(block, pixel_stride, ih_, iw_, ty * 4 - pad_t_, tx * 4 - pad_l_, slot, icb * tiles_ * 16);
-          else input_tile<2>(block, pixel_stride, ih_, iw_, ty * 2 - pad_t_, tx * 2 - pad_l_, slot, icb * tiles_ * 16);
+          const int64_t xi_stride = icb * tiles_ * 16;
+          if (m_size_ == 4) input_tile<4>(block, pixel_stride, ih_, iw_, ty * 4 - 1, tx * 4 - 1, slot, xi_stride);
+          else input_tile<2>(block, pixel_stride, ih_, iw_, ty * 2 - 1, tx * 2 - 1, slot, xi_stride);
         }
       }
     });
@@ -231,7 +232,7 @@ class WinogradConvKernel : public Kernel {
   const char* implementation() const override { return "lowbit winograd conv"; }
 
   int m_size_ = 4;
-  int64_t n_ = 1, ic_ = 0, oc_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0, pad_t_ = 1, pad_l_ = 1;
+  int64_t n_ = 1, ic_ = 0, oc_ = 0, ih_ = 0, iw_ = 0, oh_ = 0, ow_ = 0;  // padding: 1 on every side
   int64_t tiles_h_ = 0, tiles_w_ = 0, tiles_ = 0, positions_ = 0, groups_ = 0;
   Epilogue ep_;
   memory u_, bias_, v_, m_;
