@@ -120,20 +120,13 @@ __attribute__((target("avx512f"))) void output_tile(const float* m, int64_t xi_s
   for (int i = 0; i < M; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < A; ++j) t[i * A + j] = combine<A>(W::AT[i], s + j, A);  // (A^T M)[i][j]
-  const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi),
-               alpha = _mm512_set1_ps(ep.alpha), bias = _mm512_loadu_ps(bias16);
+  const __m512 bias = _mm512_loadu_ps(bias16);
   for (int i = 0; i < M && y0 + i < oh; ++i)
     for (int j = 0; j < M && x0 + j < ow; ++j) {
       float* out = y + ((y0 + i) * ow + x0 + j) * 16;
       __m512 v = _mm512_add_ps(combine<A>(W::AT[j], t + i * A, 1), bias);
       if (ep.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(out));
-      switch (ep.act) {
-        case Act::kNone: break;
-        case Act::kRelu: v = _mm512_max_ps(v, zero); break;
-        case Act::kClip: v = _mm512_min_ps(_mm512_max_ps(v, lo), hi); break;
-        case Act::kLeakyRelu: v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, alpha); break;
-      }
-      _mm512_storeu_ps(out, v);
+      _mm512_storeu_ps(out, activate(v, ep.act, ep));
     }
 }
 

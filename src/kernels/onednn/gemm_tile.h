@@ -32,11 +32,9 @@ struct Epilogue {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-// One tile: NP pixels x NB blocks of 16 output channels over all K input rows. `col` points at the tile's first
-// pixel in column block 0 (block kb at col + kb * col_stride); `dst` likewise in output block 0 (block b at
-// dst + b * dst_stride). Per block of 16 rows, prefetches each stream's next `lines` cache lines.
-// Callers may split K into chunks of rows: the first chunk starts from the bias (plus the residual already in
-// dst), later ones from the partial sums in dst, and only the last applies the activation.
+// How a tile's accumulators start: callers may split K into chunks of rows; the first chunk starts from the bias
+// (plus the residual already in dst), later ones from the partial sums in dst, and only the last applies the
+// activation.
 enum class Start { kBias, kBiasAndDst, kDst };
 
 // Cache lines to pull into L2 while tiles compute: [p, end), `lines` per 16-row step.
@@ -55,6 +53,22 @@ struct PrefetchStream {
   }
 };
 
+// The epilogue's activation `act` (ep.act, or kNone before the last chunk of rows) on 16 outputs.
+__attribute__((target("avx512f"), always_inline)) inline __m512 activate(__m512 v, Act act, const Epilogue& ep) {
+  switch (act) {
+    case Act::kNone: return v;
+    case Act::kRelu: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case Act::kClip: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(ep.lo)), _mm512_set1_ps(ep.hi));
+    case Act::kLeakyRelu:
+      return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
+                                _mm512_set1_ps(ep.alpha));
+  }
+  return v;
+}
+
+// One tile: NP pixels x NB blocks of 16 output channels over all K input rows. `col` points at the tile's first
+// pixel in column block 0 (block kb at col + kb * col_stride); `dst` likewise in output block 0 (block b at
+// dst + b * dst_stride). Per block of 16 rows, prefetches each stream's next `lines` cache lines.
 template <int NP, int NB>
 __attribute__((target("avx512f"))) void conv_tile(const float* w, const float* col, int64_t col_stride, int64_t kblocks,
                                                   float* dst, int64_t dst_stride, const float* bias, Start start,
@@ -87,22 +101,10 @@ __attribute__((target("avx512f"))) void conv_tile(const float* w, const float* c
       }
     }
   }
-  const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(ep.lo), hi = _mm512_set1_ps(ep.hi),
-               alpha = _mm512_set1_ps(ep.alpha);
+  const Act act = finish ? ep.act : Act::kNone;
   for (int b = 0; b < NB; ++b) {
     float* out = dst + b * dst_stride;
-    for (int p = 0; p < NP; ++p) {
-      __m512 v = acc[b][p];
-      switch (finish ? ep.act : Act::kNone) {
-        case Act::kNone: break;
-        case Act::kRelu: v = _mm512_max_ps(v, zero); break;
-        case Act::kClip: v = _mm512_min_ps(_mm512_max_ps(v, lo), hi); break;
-        case Act::kLeakyRelu:
-          v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, alpha);
-          break;
-      }
-      _mm512_storeu_ps(out + p * 16, v);
-    }
+    for (int p = 0; p < NP; ++p) _mm512_storeu_ps(out + p * 16, activate(acc[b][p], act, ep));
   }
 }
 
