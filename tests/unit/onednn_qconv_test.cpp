@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "ir/shape_inference.h"
+#include "kernels/onednn/int8_pairs.h"
 #include "onednn_test_util.h"
 #include "quant_test_util.h"
 
@@ -128,9 +129,10 @@ Graph qconv_graph(std::mt19937& rng, const QConvCase& c, Shape* y_shape) {
     attrs["lowbit_activation_beta"] = flt(c.beta);
   }
   Shape y = {c.x[0], m};
-  for (size_t i = 0; i < 2; ++i) {
+  const size_t spatial = c.x.size() - 2;
+  for (size_t i = 0; i < spatial; ++i) {
     const int64_t extent = (c.w[i + 2] - 1) * c.dilations[i] + 1;
-    y.push_back((c.x[i + 2] + c.pads[i] + c.pads[i + 2] - extent) / c.strides[i] + 1);
+    y.push_back((c.x[i + 2] + c.pads[i] + c.pads[i + spatial] - extent) / c.strides[i] + 1);
   }
   *y_shape = y;
   if (c.conv_scale > 0) {
@@ -202,6 +204,57 @@ TEST(OneDnnQConv, ShapesAndTypesMatchReference) {
   QConvCase pw;
   pw.x = {1, 64, 14, 14}, pw.w = {48, 64, 1, 1}, pw.x_type = DType::kInt8, pw.y_type = DType::kInt8;
   check_case(rng, pw, "1x1 s8");
+}
+
+// Without VNNI (this project's AMD CI machines) the int8 kernels split the weights in halves over a doubled,
+// pre-padded u8 copy of the input (src/kernels/onednn/int8_pairs.h); LOWBIT_INT8_PAIRS=split forces that path on
+// any CPU. Full-range weights (pair sums of up to 2 x 255 x 128 products), s8 and u8 sources, zero points that
+// fill the padding, 1-D and 3-D convolutions, and the matmul with an s8 A.
+TEST(OneDnnQConv, SplitWeightsKeepInt8Exact) {
+  ::setenv("LOWBIT_INT8_PAIRS", "split", 1);
+  for (int v = -128; v <= 127; ++v) {  // the halves: sum v, each within the pair-safe range
+    const int8_t w = int8_t(v);
+    const std::vector<int8_t> h = onednn::split_weights(&w, 1, 1, 1);
+    ASSERT_EQ(h[0] + h[1], v);
+    ASSERT_LE(std::max(std::abs(h[0]), std::abs(h[1])), onednn::kPairSafeWeight) << v;
+  }
+  ASSERT_TRUE(onednn::needs_weight_split(std::vector<int8_t>{3, -100}.data(), 2));
+  std::mt19937 rng(seed_for("OneDnnQConv.SplitWeightsKeepInt8Exact"));
+  QConvCase c;
+  c.x = {1, 16, 12, 12}, c.w = {32, 16, 3, 3}, c.pads = {1, 1, 1, 1};
+  check_case(rng, c, "split: 3x3 u8, padded");
+  c.x_type = DType::kInt8, c.y_type = DType::kInt8, c.x_zp = -5, c.y_zp = 7, c.act = "Relu";
+  check_case(rng, c, "split: 3x3 s8, zero points, Relu");
+  c.residual = true, c.r_zp = 3;
+  check_case(rng, c, "split: s8 + residual");
+  QConvCase odd;
+  odd.x = {2, 7, 9, 11}, odd.w = {13, 7, 3, 2}, odd.strides = {2, 1}, odd.pads = {2, 0, 0, 1}, odd.x_zp = 131;
+  check_case(rng, odd, "split: odd channels, batch 2, asymmetric pads, u8 zero point");
+  QConvCase line;
+  line.x = {2, 24, 19}, line.w = {16, 24, 5}, line.strides = {2}, line.pads = {2, 1}, line.dilations = {1};
+  line.x_type = DType::kInt8, line.x_zp = 100;
+  check_case(rng, line, "split: 1-D, s8");
+  QConvCase cube;
+  cube.x = {1, 8, 5, 6, 7}, cube.w = {8, 8, 3, 3, 3}, cube.strides = {1, 2, 1}, cube.pads = {1, 0, 1, 1, 1, 0};
+  cube.dilations = {1, 1, 1}, cube.x_zp = 9;
+  check_case(rng, cube, "split: 3-D");
+
+  GraphBuilder b;  // QLinearMatMul, s8 A with a zero point
+  code_input(b, "a", DType::kInt8, {3, 7, 40});
+  b.constant("sa", scalar(0.02f));
+  b.constant("za", code(DType::kInt8, -9));
+  b.constant("w", random_codes(rng, DType::kInt8, {40, 21}));
+  b.constant("sw", scalar(0.004f));
+  b.constant("zw", code(DType::kInt8, 0));
+  b.constant("sy", scalar(0.05f));
+  b.constant("zy", code(DType::kUint8, 128));
+  b.node("QLinearMatMul", {"a", "sa", "za", "w", "sw", "zw", "sy", "zy"}, {"y"});
+  const BothBackends r = run_both(b.done({"y"}), {{"a", random_codes(rng, DType::kInt8, {3, 7, 40})}});
+  ASSERT_EQ(r.got.size(), 1u);
+  EXPECT_EQ(r.onednn_nodes, 1);
+  const Codes d = compare_codes(r.got.at("y"), r.want.at("y"));
+  EXPECT_LE(d.max_diff, 1);
+  EXPECT_LE(d.differing, std::max<int64_t>(2, d.total / 100));
 }
 
 TEST(OneDnnQConv, FusedActivationsAndResidual) {

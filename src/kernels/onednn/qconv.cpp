@@ -1,4 +1,5 @@
-// oneDNN int8 convolution for QLinearConv: u8 or s8 activations x s8 weights (VNNI on AVX-512), int32 bias,
+// oneDNN int8 convolution for QLinearConv: u8 or s8 activations x s8 weights (VNNI on AVX-512; without VNNI the
+// weights split in halves over a doubled input, int8_pairs.h, for group 1), int32 bias,
 // requantization, fused activation and the residual Add (a sum post-op on the int8 residual) all inside one
 // primitive, following ops/qlinear_requant.h:
 //   output scales  = out_scale[m]                (per output channel)
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/onednn/int8_pairs.h"
 #include "kernels/onednn/onednn_kernel.h"
 #include "ops/qlinear_requant.h"
 
@@ -25,7 +27,9 @@ using tag = memory::format_tag;
 class QConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = src_reorder_.apply(stream, inputs[0]), dst = outputs[0];
+    memory src = doubled_ ? memory(src_desc_, cpu_engine(), doubled_.apply(stream, inputs[0], pool).get_data_handle())
+                          : src_reorder_.apply(stream, inputs[0]);
+    memory dst = outputs[0];
     // The sum post-op accumulates onto what dst holds: the residual, in dst's layout and its own type.
     residual_.apply(stream, inputs, dst);
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
@@ -37,9 +41,16 @@ class QConvKernel : public Kernel {
 
   dnnl::convolution_forward prim_;
   InputReorder src_reorder_;
+  DuplicatedInput doubled_;  // split weights (int8_pairs.h): the input twice along channels
+  memory::desc src_desc_;    // the primitive's (doubled) input
   ResidualInDst residual_;
   memory weights_, bias_, src_zp_, dst_zp_;
 };
+
+// The channels-last tag of a rank-3..5 tensor (the doubled input's layout).
+memory::format_tag channels_last(size_t rank) {
+  return rank == 3 ? tag::nwc : rank == 4 ? tag::nhwc : tag::ndhwc;
+}
 
 }  // namespace
 
@@ -106,9 +117,19 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   // to an older kernel 3-4x slower. Without padding every output reads every tap, so the source zero point
   // folds exactly into the int32 bias (bias - x_zp * sum of the channel's weights); the destination zero point
   // is one more addition at the end of the post-ops (oneDNN adds it there too, before rounding).
-  const int32_t x_zero = x_zp ? int32_t(x_zp->get_as_int64(0)) : 0;
+  // Without VNNI, pair sums of products could saturate: weights split in two halves over twice the input
+  // channels, s8 inputs read as u8 with 128 added to the zero point (int8_pairs.h). Grouped and depthwise
+  // convolutions run on kernels without that pairing (tested).
+  const bool split = group == 1 && needs_weight_split(w->data<int8_t>(), w->numel());
+  const dt src_dt = split ? dt::u8 : x_dt;
+  const int32_t x_zero = (x_zp ? int32_t(x_zp->get_as_int64(0)) : 0) + (split && x_dt == dt::s8 ? 128 : 0);
   bool no_padding = true;
   for (size_t i = 0; i < cd.pad_l.size(); ++i) no_padding = no_padding && cd.pad_l[i] == 0 && cd.pad_r[i] == 0;
+  const memory::dims pad_l = cd.pad_l, pad_r = cd.pad_r;
+  if (split) {  // the doubled copy carries the padding (int8_pairs.h): the primitive runs unpadded
+    for (auto* p : {&cd.pad_l, &cd.pad_r}) std::fill(p->begin(), p->end(), 0);
+    no_padding = true;
+  }
   const bool fold_x_zero = x_zero != 0 && no_padding;
   if (x_zero != 0 && !fold_x_zero) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
   dnnl::post_ops ops;
@@ -135,12 +156,19 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   attr.set_post_ops(ops);
 
   const DType y_type = y_zp ? y_zp->dtype() : (x_dt == dt::s8 ? DType::kInt8 : DType::kUint8);
-  Shape user_w_dims = w_shape;
+  Shape src_shape = in_shape, user_w_dims = w_shape;
+  std::vector<int8_t> split_w;
+  if (split) {
+    src_shape[1] *= 2, user_w_dims[1] *= 2;
+    for (size_t i = 2; i < src_shape.size(); ++i) src_shape[i] += pad_l[i - 2] + pad_r[i - 2];
+    split_w = split_weights(w->data<int8_t>(), out_channels, w_shape[1], w->numel() / (out_channels * w_shape[1]));
+  }
   if (group > 1) {
     user_w_dims[0] = out_channels / group;
     user_w_dims.insert(user_w_dims.begin(), group);
   }
-  memory::desc src_any(memory::dims(in_shape.begin(), in_shape.end()), x_dt, tag::any);
+  memory::desc src_any(memory::dims(src_shape.begin(), src_shape.end()), src_dt,
+                       split ? channels_last(src_shape.size()) : tag::any);
   memory::desc dst_any(memory::dims(output_shapes[0].begin(), output_shapes[0].end()), dnnl_dtype(y_type), tag::any);
   memory::desc w_any(memory::dims(user_w_dims.begin(), user_w_dims.end()), dt::s8, tag::any);
   memory::desc bias_md({out_channels}, dt::s32, tag::a);
@@ -158,7 +186,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   dnnl::stream stream(eng);
   // Weights once, in the primitive's format (the reorder also computes the compensation terms s8 sources and
   // source zero points need).
-  memory user_w(plain_desc(user_w_dims, dt::s8), eng, const_cast<void*>(w->raw()));
+  memory user_w(plain_desc(user_w_dims, dt::s8), eng, split ? split_w.data() : const_cast<void*>(w->raw()));
   k->weights_ = memory(pd.weights_desc(), eng);
   dnnl::reorder(user_w, k->weights_).execute(stream, user_w, k->weights_);
   if (with_bias) {
@@ -181,7 +209,12 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   stream.wait();
   if (x_zero != 0 && !fold_x_zero) k->src_zp_ = zero_point_memory(x_zero);
   if (rq.y_zero_point != 0 && !y_zero_as_post_op) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
-  k->src_reorder_.prepare(x.desc, pd.src_desc());
+  k->src_desc_ = pd.src_desc();
+  if (split)
+    k->doubled_.prepare(x.desc, memory::desc(memory::dims(in_shape.begin(), in_shape.end()), x_dt,
+                                             channels_last(in_shape.size())),
+                        x_dt == dt::s8, pad_l, pad_r, uint8_t(x_zero));
+  else k->src_reorder_.prepare(x.desc, pd.src_desc());
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;
   if (residual) k->residual_.prepare(*k, 9, inputs[9].desc, with_data_type(pd.dst_desc(), r_dt));
