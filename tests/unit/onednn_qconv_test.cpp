@@ -197,6 +197,11 @@ TEST(OneDnnQConv, ShapesAndTypesMatchReference) {
   QConvCase dw;
   dw.x = {1, 24, 15, 15}, dw.w = {24, 1, 3, 3}, dw.group = 24, dw.pads = {1, 1, 1, 1}, dw.strides = {2, 2};
   check_case(rng, dw, "depthwise stride 2");
+  // PaddleOCR's classifier: depthwise, stride (2, 1), padded, a source zero point that must fill the padding.
+  dw.strides = {2, 1}, dw.x_zp = 37, dw.y_zp = 90;
+  check_case(rng, dw, "depthwise stride (2, 1), padded, u8 zero point");
+  dw.x_type = DType::kInt8, dw.x_zp = -20, dw.y_type = DType::kInt8, dw.y_zp = 0;
+  check_case(rng, dw, "depthwise, padded, s8 zero point");
   QConvCase grouped;
   grouped.x = {1, 12, 8, 8}, grouped.w = {18, 4, 3, 3}, grouped.group = 3, grouped.dilations = {2, 2};
   grouped.pads = {2, 2, 2, 2};

@@ -38,9 +38,11 @@ std::vector<int8_t> split_weights(const int8_t* w, int64_t outer, int64_t k, int
   return out;
 }
 
-void DuplicatedInput::prepare(const memory::desc& from, const memory::desc& rows_major, bool flip_sign,
-                              const memory::dims& pad_begin, const memory::dims& pad_end, uint8_t fill_code) {
+void SourceCopy::prepare(const memory::desc& from, const memory::desc& rows_major, int copies_wanted,
+                         bool flip_sign, const memory::dims& pad_begin, const memory::dims& pad_end,
+                         uint8_t fill_code) {
   to_rows.prepare(from, rows_major);
+  copies = copies_wanted;
   const memory::dims dims = rows_major.dims();
   flip = flip_sign;
   fill = fill_code;
@@ -60,10 +62,10 @@ void DuplicatedInput::prepare(const memory::desc& from, const memory::desc& rows
       out_rows *= dims[i] + pad_begin[i - 2] + pad_end[i - 2];
     }
   }
-  scratch = memory(memory::desc({out_rows * 2 * width}, memory::data_type::u8, memory::format_tag::a), cpu_engine());
+  scratch = memory(memory::desc({out_rows * copies * width}, memory::data_type::u8, memory::format_tag::a), cpu_engine());
 }
 
-memory DuplicatedInput::apply(dnnl::stream& stream, const memory& src, ThreadPool* pool) {
+memory SourceCopy::apply(dnnl::stream& stream, const memory& src, ThreadPool* pool) {
   const auto* x = static_cast<const uint8_t*>(to_rows.apply(stream, src).get_data_handle());
   stream.wait();  // the copy below runs outside the stream
   auto* y = static_cast<uint8_t*>(scratch.get_data_handle());
@@ -74,7 +76,8 @@ memory DuplicatedInput::apply(dnnl::stream& stream, const memory& src, ThreadPoo
   const int64_t last = spatial[axes - 1], line_pixels = last + pad_l[axes - 1] + pad_r[axes - 1];
   auto copy = [&](int64_t b, int64_t e) {
     for (int64_t l = b; l < e; ++l) {
-      uint8_t* out = y + l * line_pixels * 2 * width;
+      const int64_t pixel = copies * width;  // output bytes per pixel
+      uint8_t* out = y + l * line_pixels * pixel;
       // Which input line this output line shows, if any: the padded coordinates of l, outermost last.
       int64_t rest = l, in_line = 0, stride = 1;
       bool inside = true;
@@ -87,19 +90,20 @@ memory DuplicatedInput::apply(dnnl::stream& stream, const memory& src, ThreadPoo
       }
       in_line += rest * stride;  // the image
       if (!inside) {
-        std::memset(out, fill, size_t(line_pixels * 2 * width));
+        std::memset(out, fill, size_t(line_pixels * pixel));
         continue;
       }
-      std::memset(out, fill, size_t(pad_l[axes - 1] * 2 * width));
-      std::memset(out + (pad_l[axes - 1] + last) * 2 * width, fill, size_t(pad_r[axes - 1] * 2 * width));
+      std::memset(out, fill, size_t(pad_l[axes - 1] * pixel));
+      std::memset(out + (pad_l[axes - 1] + last) * pixel, fill, size_t(pad_r[axes - 1] * pixel));
       const uint8_t* in = x + in_line * last * width;
-      out += pad_l[axes - 1] * 2 * width;
-      for (int64_t p = 0; p < last; ++p, in += width, out += 2 * width) {
-        if (flip) {  // s8 -> u8 of x + 128: the sign bit flipped
-          for (int64_t i = 0; i < width; ++i) out[i] = out[width + i] = uint8_t(in[i] ^ 0x80);
-        } else {
-          std::memcpy(out, in, size_t(width));
-          std::memcpy(out + width, in, size_t(width));
+      out += pad_l[axes - 1] * pixel;
+      for (int64_t p = 0; p < last; ++p, in += width) {
+        for (int c = 0; c < copies; ++c, out += width) {
+          if (flip) {  // s8 -> u8 of x + 128: the sign bit flipped
+            for (int64_t i = 0; i < width; ++i) out[i] = uint8_t(in[i] ^ 0x80);
+          } else {
+            std::memcpy(out, in, size_t(width));
+          }
         }
       }
     }

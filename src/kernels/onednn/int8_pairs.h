@@ -9,7 +9,7 @@
 //     sum x * w  =  sum x * floor(w / 2)  +  sum x * ceil(w / 2),
 // each pair now at most 255 * 64 * 2 = 32640. Results are exact (bit-identical to a VNNI machine's); the cost is
 // twice the multiplies and one copy of the input per run. Weights already within [-64, 64] (a reduce_range
-// model) need no split.
+// model) need no split; grouped and depthwise convolutions run on kernels that do not pair products (tested).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -28,26 +28,27 @@ bool needs_weight_split(const int8_t* w, int64_t n);
 // [0, k), ceil halves in [k, 2k).
 std::vector<int8_t> split_weights(const int8_t* w, int64_t outer, int64_t k, int64_t inner);
 
-// The input copied twice along its channels (convolution: channels last, [N][spatial][C] -> [N][padded
-// spatial][2C]) or its last axis (matmul: [rows][K] -> [rows][2K]), first reordered into that rows-major layout
-// from whatever layout it arrives in.
-//  * s8 inputs become u8 on the way (x + 128; the caller adds 128 to the zero point): for s8 sources oneDNN's
-//    non-VNNI kernels halve the weights and round them (its own guard against the saturation), which no split
-//    can keep exact.
-//  * A convolution's padding is written here, as the zero point's code, so the primitive runs unpadded and the
-//    zero point folds exactly into its bias: oneDNN 2.6's non-VNNI kernels with a source zero point attribute
-//    are wrong (up to 148 codes off in the unit tests).
-struct DuplicatedInput {
+// oneDNN 2.6's non-VNNI int8 kernels are also inexact for s8 sources (they halve the weights and round them,
+// their own guard against the saturation) and with a source zero point on a padded convolution (up to 148 codes
+// off in the unit tests). So there lowbit hands them the source as a u8 copy it makes itself:
+//  * s8 becomes u8 on the way (x + 128; the caller adds 128 to the zero point);
+//  * a convolution's padding is written into the copy as the zero point's code, so the primitive runs unpadded
+//    and the zero point folds exactly into its bias;
+//  * with split weights, the copy holds every pixel's channels twice.
+// Layouts: a convolution's copy is channels last, [N][padded spatial][copies x C]; a matmul's is [rows][copies x
+// K]. The input is first reordered into that rows-major form from whatever layout it arrives in.
+struct SourceCopy {
   // pad_begin / pad_end: per spatial axis (empty for a matmul); fill_code: the padding's u8 code.
-  void prepare(const memory::desc& from, const memory::desc& rows_major, bool flip_sign,
+  void prepare(const memory::desc& from, const memory::desc& rows_major, int copies, bool flip_sign,
                const memory::dims& pad_begin = {}, const memory::dims& pad_end = {}, uint8_t fill_code = 0);
-  // The doubled copy (u8), split over `pool` when it is large.
+  // The u8 copy, split over `pool` when it is large.
   memory apply(dnnl::stream& stream, const memory& src, ThreadPool* pool);
   explicit operator bool() const { return bool(scratch); }
 
   InputReorder to_rows;
+  int copies = 1;
   int64_t images = 1, width = 0;
-  memory::dims spatial, pad_l, pad_r;  // a matmul: one axis of all rows, unpadded
+  memory::dims spatial, pad_l, pad_r;  // a matmul: all rows as one axis, unpadded
   bool flip = false;
   uint8_t fill = 0;
   memory scratch;

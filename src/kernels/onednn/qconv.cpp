@@ -1,5 +1,6 @@
 // oneDNN int8 convolution for QLinearConv: u8 or s8 activations x s8 weights (VNNI on AVX-512; without VNNI the
-// weights split in halves over a doubled input, int8_pairs.h, for group 1), int32 bias,
+// source is lowbit's own u8 copy, pre-padded, and the weights are split in halves over a doubled copy where pair sums
+// could saturate: int8_pairs.h), int32 bias,
 // requantization, fused activation and the residual Add (a sum post-op on the int8 residual) all inside one
 // primitive, following ops/qlinear_requant.h:
 //   output scales  = out_scale[m]                (per output channel)
@@ -27,7 +28,7 @@ using tag = memory::format_tag;
 class QConvKernel : public Kernel {
  public:
   void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
-    memory src = doubled_ ? memory(src_desc_, cpu_engine(), doubled_.apply(stream, inputs[0], pool).get_data_handle())
+    memory src = copy_ ? memory(src_desc_, cpu_engine(), copy_.apply(stream, inputs[0], pool).get_data_handle())
                           : src_reorder_.apply(stream, inputs[0]);
     memory dst = outputs[0];
     // The sum post-op accumulates onto what dst holds: the residual, in dst's layout and its own type.
@@ -41,8 +42,8 @@ class QConvKernel : public Kernel {
 
   dnnl::convolution_forward prim_;
   InputReorder src_reorder_;
-  DuplicatedInput doubled_;  // split weights (int8_pairs.h): the input twice along channels
-  memory::desc src_desc_;    // the primitive's (doubled) input
+  SourceCopy copy_;        // without VNNI (int8_pairs.h): the source as lowbit's u8 copy
+  memory::desc src_desc_;  // the primitive's input (the copy's layout)
   ResidualInDst residual_;
   memory weights_, bias_, src_zp_, dst_zp_;
 };
@@ -117,16 +118,18 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   // to an older kernel 3-4x slower. Without padding every output reads every tap, so the source zero point
   // folds exactly into the int32 bias (bias - x_zp * sum of the channel's weights); the destination zero point
   // is one more addition at the end of the post-ops (oneDNN adds it there too, before rounding).
-  // Without VNNI, pair sums of products could saturate: weights split in two halves over twice the input
-  // channels, s8 inputs read as u8 with 128 added to the zero point (int8_pairs.h). Grouped and depthwise
-  // convolutions run on kernels without that pairing (tested).
+  // Without VNNI (int8_pairs.h): weights split in halves over a doubled source where pair sums could saturate
+  // (grouped and depthwise kernels do not pair products), and the source handed over as lowbit's own u8 copy
+  // (s8 shifted by 128, padding written as the zero point) wherever oneDNN's kernels would be inexact.
   const bool split = group == 1 && needs_weight_split(w->data<int8_t>(), w->numel());
-  const dt src_dt = split ? dt::u8 : x_dt;
-  const int32_t x_zero = (x_zp ? int32_t(x_zp->get_as_int64(0)) : 0) + (split && x_dt == dt::s8 ? 128 : 0);
+  const int32_t x_zp_code = x_zp ? int32_t(x_zp->get_as_int64(0)) : 0;
   bool no_padding = true;
   for (size_t i = 0; i < cd.pad_l.size(); ++i) no_padding = no_padding && cd.pad_l[i] == 0 && cd.pad_r[i] == 0;
+  const bool copy = split || (int8_pairs_saturate() && (x_dt == dt::s8 || (!no_padding && x_zp_code != 0)));
+  const dt src_dt = copy ? dt::u8 : x_dt;
+  const int32_t x_zero = x_zp_code + (copy && x_dt == dt::s8 ? 128 : 0);
   const memory::dims pad_l = cd.pad_l, pad_r = cd.pad_r;
-  if (split) {  // the doubled copy carries the padding (int8_pairs.h): the primitive runs unpadded
+  if (copy) {  // the copy carries the padding: the primitive runs unpadded
     for (auto* p : {&cd.pad_l, &cd.pad_r}) std::fill(p->begin(), p->end(), 0);
     no_padding = true;
   }
@@ -158,9 +161,10 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   const DType y_type = y_zp ? y_zp->dtype() : (x_dt == dt::s8 ? DType::kInt8 : DType::kUint8);
   Shape src_shape = in_shape, user_w_dims = w_shape;
   std::vector<int8_t> split_w;
+  if (copy)
+    for (size_t i = 2; i < src_shape.size(); ++i) src_shape[i] += pad_l[i - 2] + pad_r[i - 2];
   if (split) {
     src_shape[1] *= 2, user_w_dims[1] *= 2;
-    for (size_t i = 2; i < src_shape.size(); ++i) src_shape[i] += pad_l[i - 2] + pad_r[i - 2];
     split_w = split_weights(w->data<int8_t>(), out_channels, w_shape[1], w->numel() / (out_channels * w_shape[1]));
   }
   if (group > 1) {
@@ -168,7 +172,7 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
     user_w_dims.insert(user_w_dims.begin(), group);
   }
   memory::desc src_any(memory::dims(src_shape.begin(), src_shape.end()), src_dt,
-                       split ? channels_last(src_shape.size()) : tag::any);
+                       copy ? channels_last(src_shape.size()) : tag::any);
   memory::desc dst_any(memory::dims(output_shapes[0].begin(), output_shapes[0].end()), dnnl_dtype(y_type), tag::any);
   memory::desc w_any(memory::dims(user_w_dims.begin(), user_w_dims.end()), dt::s8, tag::any);
   memory::desc bias_md({out_channels}, dt::s32, tag::a);
@@ -210,10 +214,10 @@ std::unique_ptr<Kernel> create_qconv_kernel(const Node& node, int opset, const s
   if (x_zero != 0 && !fold_x_zero) k->src_zp_ = zero_point_memory(x_zero);
   if (rq.y_zero_point != 0 && !y_zero_as_post_op) k->dst_zp_ = zero_point_memory(rq.y_zero_point);
   k->src_desc_ = pd.src_desc();
-  if (split)
-    k->doubled_.prepare(x.desc, memory::desc(memory::dims(in_shape.begin(), in_shape.end()), x_dt,
-                                             channels_last(in_shape.size())),
-                        x_dt == dt::s8, pad_l, pad_r, uint8_t(x_zero));
+  if (copy)
+    k->copy_.prepare(x.desc, memory::desc(memory::dims(in_shape.begin(), in_shape.end()), x_dt,
+                                          channels_last(in_shape.size())),
+                     split ? 2 : 1, x_dt == dt::s8, pad_l, pad_r, uint8_t(x_zero));
   else k->src_reorder_.prepare(x.desc, pd.src_desc());
   k->input_descs.assign(inputs.size(), memory::desc());
   k->input_descs[0] = x.desc;

@@ -33,7 +33,7 @@ class QMatMulKernel : public Kernel {
   }
   dnnl::matmul prim_;
   memory::desc src_md_, plain_a_;
-  DuplicatedInput doubled_;  // split weights (int8_pairs.h): A twice along K
+  SourceCopy doubled_;  // split weights (int8_pairs.h): A twice along K, as u8
   memory weights_, src_zp_, dst_zp_, bias_;  // bias_: MatMulIntegerToFloat's, a binary post-op operand
 };
 
@@ -75,7 +75,7 @@ void finish_kernel(QMatMulKernel& k, const dnnl::matmul::primitive_desc& pd, con
   k.weights_ = pack_weights(pd, b, w_dims, split);
   if (split) {
     k.plain_a_ = plain_desc(as, a.desc.data_type());
-    k.doubled_.prepare(k.plain_a_, k.plain_a_, a.desc.data_type() == dt::s8);
+    k.doubled_.prepare(k.plain_a_, k.plain_a_, 2, a.desc.data_type() == dt::s8);
   }
   k.input_descs.assign(input_count, memory::desc());
   k.input_descs[0] = a.desc;
