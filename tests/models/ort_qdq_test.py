@@ -13,6 +13,11 @@ skip connection, Relu, GlobalAveragePool, Flatten, Gemm - in four QDQ styles:
 For each: lowbit's optimized graph must have lowered both Convs to QLinearConv (integer execution), and its output
 must match ONNX Runtime's within a few output steps (both engines run integer kernels; they may round a tie
 differently).
+
+Which ONNX Runtime: the QDQ graph run node by node in float (graph optimizations disabled) is the model's own
+meaning and is always compared. ONNX Runtime's fused integer kernels (its default) are compared too where the CPU
+has VNNI; without it MLAS's u8 x s8 kernels add products in saturating int16 pairs (vpmaddubsw) and drift far
+from both (0.2 of the output range in s8_relu_kept on an AMD Zen 3), so there that figure is only printed.
 """
 import json
 import os
@@ -129,6 +134,10 @@ def main():
     rng = np.random.default_rng(3)
     x = rng.uniform(-2.5, 2.5, (1, 8, 16, 16)).astype(np.float32)
     x_path = os.path.join(work, "x.npy")
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    has_vnni = "avx512_vnni" in flags or "avx_vnni" in flags
+    print("CPU " + ("with" if has_vnni else "without") + " VNNI")
     np.save(x_path, x)
     for style in ["u8s8_per_channel", "u8s8_per_tensor", "s8s8_symmetric", "s8_relu_kept"]:
         model = QdqNet(style, np.random.default_rng(7)).build()
@@ -139,16 +148,24 @@ def main():
         ops = info.get("optimized", {}).get("op_counts_after", {})
         if ops.get("QLinearConv", 0) != 2 or ops.get("Conv", 0) != 0:
             fail(f"{style}: expected both Convs lowered to QLinearConv, optimized graph has {ops}")
-        ort_dir, lb_dir = os.path.join(work, style + "_ort"), os.path.join(work, style + "_lowbit")
-        subprocess.run(["node", ort_run, path, ort_dir, "x=" + x_path], check=True, capture_output=True)
+        lb_dir = os.path.join(work, style + "_lowbit")
+        want = {}
+        for level in ["disabled", "all"]:
+            ort_dir = os.path.join(work, f"{style}_ort_{level}")
+            subprocess.run(["node", ort_run, path, ort_dir, "x=" + x_path], check=True, capture_output=True,
+                           env=dict(os.environ, ORT_GRAPH_OPT=level))
+            want[level] = np.load(os.path.join(ort_dir, "y.npy"))
         for backend in ["onednn", "ref"]:
             subprocess.run([lowbit, "run", path, "-i", x_path, "-o", lb_dir, "-b", backend, "-q"], check=True)
-            want, got = np.load(os.path.join(ort_dir, "y.npy")), np.load(os.path.join(lb_dir, "y.npy"))
-            err = float(np.abs(got - want).max() / np.abs(want).max())
-            print(f"{style:18s} {backend:6s} max |lowbit - onnxruntime| / max |onnxruntime| = {err:.2e}  "
-                  f"(optimized: {ops.get('QLinearConv')} QLinearConv)")
-            if not err <= 0.02:
-                fail(f"{style} ({backend}): lowbit and ONNX Runtime differ by {err:.3g} of the output range")
+            got = np.load(os.path.join(lb_dir, "y.npy"))
+            for level, what in [("disabled", "float QDQ"), ("all", "fused int8")]:
+                err = float(np.abs(got - want[level]).max() / np.abs(want[level]).max())
+                gated = level == "disabled" or has_vnni
+                print(f"{style:18s} {backend:6s} max |lowbit - onnxruntime {what:10s}| / max |onnxruntime| = "
+                      f"{err:.2e}{'' if gated else '  (not checked: no VNNI)'}")
+                if gated and not err <= 0.02:
+                    fail(f"{style} ({backend}): lowbit and ONNX Runtime ({what}) differ by {err:.3g} of the output "
+                         "range")
     print("PASS")
 
 

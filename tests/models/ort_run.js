@@ -3,6 +3,9 @@
 //
 //   NODE_PATH=.cache/npm/node_modules node ort_run.js MODEL OUT_DIR NAME=FILE.npy [NAME=FILE.npy ...]
 //
+// ORT_GRAPH_OPT=disabled|basic|extended|all (default all) sets ONNX Runtime's graph optimization level:
+// 'disabled' runs a QDQ model node by node in float, without fusing it into integer kernels.
+//
 // Handles .npy format 1.0/2.0/3.0, little-endian, C order, the dtypes these tests use.
 'use strict';
 const fs = require('fs');
@@ -23,7 +26,10 @@ async function main() {
     if (eq <= 0) throw new Error(`input '${arg}' is not NAME=FILE.npy`);
     feeds[arg.slice(0, eq)] = readNpy(ort, arg.slice(eq + 1));
   }
+  const level = process.env.ORT_GRAPH_OPT || 'all';
+  if (!['disabled', 'basic', 'extended', 'all'].includes(level)) throw new Error(`ORT_GRAPH_OPT='${level}' is not disabled|basic|extended|all`);
   const session = await ort.InferenceSession.create(model, {
+    graphOptimizationLevel: level,
     intraOpNumThreads: 2,
     interOpNumThreads: 1,
     executionProviders: ['cpu'],
