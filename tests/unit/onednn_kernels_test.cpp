@@ -287,5 +287,26 @@ TEST(OneDnnBinaryEltwise, BroadcastingAndActivations) {
   }
 }
 
+// A scalar constant on either side of Add / Mul / Sub (one eltwise linear primitive: oneDNN's AVX2 binary kernels
+// fall back to its slow reference code for a blocked src0 with a scalar src1) and x / c (stays binary), after a
+// convolution that leaves a blocked layout. (c / x is not linear in x: the reference kernel runs it.)
+TEST(OneDnnBinaryEltwise, ScalarConstantsOnEitherSide) {
+  std::mt19937 rng(seed_for("OneDnnBinaryEltwise.ScalarConstantsOnEitherSide"));
+  for (const char* op : {"Add", "Mul", "Sub", "Div"}) {
+    for (bool constant_first : {false, true}) {
+      if (constant_first && std::string(op) == "Div") continue;
+      SCOPED_TRACE(std::string(op) + (constant_first ? " (c, x)" : " (x, c)"));
+      GraphBuilder b;
+      b.input("x", {1, 3, 11, 11});
+      b.constant("w", random_tensor(rng, {16, 3, 3, 3}, -0.5f, 0.5f));
+      b.constant("k", Tensor::from_vector<float>(DType::kFloat32, {}, {-0.75f}));
+      b.node("Conv", {"x", "w"}, {"c"}, {{"pads", ints({1, 1, 1, 1})}});
+      b.node(op, constant_first ? std::vector<std::string>{"k", "c"} : std::vector<std::string>{"c", "k"}, {"y"});
+      Graph g = b.done({"y"});
+      EXPECT_EQ(compare_backends(g, {{"x", random_tensor(rng, {1, 3, 11, 11})}}), 2);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lowbit

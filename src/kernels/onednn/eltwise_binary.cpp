@@ -90,6 +90,41 @@ class BinaryKernel : public Kernel {
   int index_[2] = {0, 1};
 };
 
+// x + c, x * c, x - c and c - x for a scalar constant c: one eltwise linear primitive (alpha * x + beta). oneDNN
+// 2.6's AVX2 binary kernels do not take a blocked src0 with a broadcast scalar and fall back to its reference
+// implementation (a 1x32x320x320 Add took 220 ms on an AMD Zen 3); eltwise is jitted in every layout.
+class ScalarLinearKernel : public Kernel {
+ public:
+  void execute(dnnl::stream& stream, const std::vector<memory>& inputs, const std::vector<memory>& outputs) override {
+    prim_.execute(stream, {{DNNL_ARG_SRC, inputs[index_]}, {DNNL_ARG_DST, outputs[0]}});
+  }
+  dnnl::eltwise_forward prim_;
+  int index_ = 0;
+};
+
+std::unique_ptr<Kernel> scalar_linear_kernel(const std::string& op, const std::vector<KernelInput>& inputs,
+                                             const Shape& out) {
+  const int c = inputs[0].constant ? 0 : 1, x = 1 - c;
+  const Tensor* k = inputs[c].constant;
+  if (k == nullptr || inputs[x].constant || k->numel() != 1 || k->dtype() != DType::kFloat32) return nullptr;
+  if (desc_shape(inputs[x].desc) != out || inputs[x].desc.data.data_type != memory::data_type::f32) return nullptr;
+  const float v = k->data<float>()[0];
+  float alpha, beta;
+  if (op == "Add") alpha = 1, beta = v;
+  else if (op == "Mul") alpha = v, beta = 0;
+  else if (op == "Sub") alpha = x == 0 ? 1.f : -1.f, beta = x == 0 ? -v : v;
+  else return nullptr;  // Div: x * (1 / c) would round differently from x / c
+  auto kernel = std::make_unique<ScalarLinearKernel>();
+  kernel->index_ = x;
+  const memory::desc& md = inputs[x].desc;
+  dnnl::eltwise_forward::desc d(prop_kind::forward_inference, algorithm::eltwise_linear, md, alpha, beta);
+  kernel->prim_ = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, cpu_engine()));
+  kernel->input_descs.assign(2, memory::desc());
+  kernel->input_descs[x] = md;
+  kernel->output_descs = {md};
+  return kernel;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> create_binary_kernel(const Node& node, int opset, const std::vector<KernelInput>& inputs,
@@ -99,6 +134,7 @@ std::unique_ptr<Kernel> create_binary_kernel(const Node& node, int opset, const 
   if (inputs[0].constant && inputs[1].constant) return nullptr;  // folded elsewhere; nothing to gain
   if (opset < 7) return nullptr;                                 // legacy axis/broadcast attributes
   const Shape& out = output_shapes[0];
+  if (auto linear = scalar_linear_kernel(op, inputs, out)) return linear;
   // Left-pads a shape with 1s to the output rank (numpy broadcasting); only plain layouts can be reshaped.
   auto padded_desc = [&](const KernelInput& in) -> memory::desc {
     Shape s = desc_shape(in.desc);
