@@ -24,7 +24,7 @@ struct ConvCase {
   bool bias;
   std::string act = "";  // "", Relu, Clip, LeakyRelu
   float alpha = 0, beta = 0;
-  // Residual: "" none; "inplace" arrives in nChw16c and is handed over as dst; "copied" arrives plain.
+  // Residual: "" none; "inplace" arrives in the output's blocked layout and is handed over as dst; "copied" arrives plain.
   std::string residual = "";
   int threads = 2;
 };
@@ -87,10 +87,10 @@ inline Tensor reference(const ConvCase& k, const Node& node, const std::map<std:
 }
 
 // Builds `k`'s kernel through create_kernel with an input arriving in `x_layout`, expects lowbit's kernel
-// `implementation` writing nChw16c, runs it twice (the second run reuses packed weights and scratch) and compares
+// `implementation` writing lowbit's blocked layout (nChw16c, or nChw8c on AVX2), runs it twice (the second run reuses packed weights and scratch) and compares
 // with the reference backend within 1e-4 relative.
 inline void check_conv_case(const ConvCase& k, std::mt19937& rng, const char* implementation,
-                            memory::format_tag x_layout = memory::format_tag::nChw16c) {
+                            memory::format_tag x_layout = onednn::own_blocked_tag()) {
   SCOPED_TRACE(k.label);
   const Shape y_shape = out_shape(k);
   std::map<std::string, Tensor> values = {{"x", random_tensor(rng, {k.n, k.c, k.h, k.w})},
@@ -100,7 +100,8 @@ inline void check_conv_case(const ConvCase& k, std::mt19937& rng, const char* im
   const Node node = conv_node(k);
   dnnl::stream stream(onednn::cpu_engine());
   const memory::desc x_md({k.n, k.c, k.h, k.w}, memory::data_type::f32, x_layout);
-  const memory::desc y_md(memory::dims(y_shape.begin(), y_shape.end()), memory::data_type::f32, tag::nChw16c);
+  const memory::desc y_md(memory::dims(y_shape.begin(), y_shape.end()), memory::data_type::f32,
+                          onednn::own_blocked_tag());
   std::vector<onednn::KernelInput> ins = {{x_md, nullptr}, {onednn::plain_desc(values["w"].shape()), &values["w"]}};
   ins.push_back(k.bias ? onednn::KernelInput{onednn::plain_desc(values["b"].shape()), &values["b"]}
                        : onednn::KernelInput{});

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/onednn/onednn_kernel.h"
+#include "kernels/onednn/simd.h"
 #include "ops/conv_params.h"
 #include "ops/fused_activation.h"
 
@@ -75,12 +76,13 @@ PrimitiveDesc with_dst_layout(const Shape& out, const memory::desc& dst_any, con
 // Winograd for dense 3x3 stride-1 convolutions with at least 64 channels on maps of at least 14x14: lowbit's own
 // kernel (conv_winograd.cpp: F(4x4, 3x3) from 28x28, F(2x2, 3x3) below), else oneDNN's F(2x2, 3x3) (~1.6x faster
 // than direct in resnet50's layers 1-3). Smaller maps lose it again to the larger transformed weights (16 or 36
-// taps instead of 9, read from L3 or DRAM on every run). Both run in nChw16c.
+// taps instead of 9, read from L3 or DRAM on every run). Both run in nChw16c (lowbit's in nChw8c on AVX2 CPUs).
 bool use_winograd(const Shape& in, const Shape& w, const ConvDims& d) {
   if (in.size() != 4 || w[2] != 3 || w[3] != 3 || d.group != 1) return false;
   for (size_t i = 0; i < 2; ++i)
     if (d.strides[i] != 1 || d.dilates[i] != 0) return false;
-  return in[1] >= 64 && w[0] >= 64 && in[1] % 16 == 0 && w[0] % 16 == 0 && in[2] * in[3] >= 14 * 14;
+  const int block = simd::vector_width();  // 0: no AVX2, no Winograd kernel at all (oneDNN's needs AVX-512)
+  return block > 0 && in[1] >= 64 && w[0] >= 64 && in[1] % block == 0 && w[0] % block == 0 && in[2] * in[3] >= 14 * 14;
 }
 
 }  // namespace
@@ -151,12 +153,14 @@ std::unique_ptr<Kernel> create_conv_kernel(const Node& node, int opset, const st
   // or residual arrives in nChw16c (after a Winograd convolution) keeps it, so one Winograd layer does not cost
   // reorders on every layer after it.
   const bool winograd = use_winograd(in_shape, w_shape, cd);
+  const tag blocked = own_blocked_tag();
+  const int64_t block = blocked == tag::nChw16c ? 16 : 8;
   const bool arrives_blocked =
-      x.desc == memory::desc(src_dims, dt::f32, tag::nChw16c) ||
-      (residual >= 0 && inputs.size() > 3 && inputs[3].desc == memory::desc(dst_dims, dt::f32, tag::nChw16c));
+      x.desc == memory::desc(src_dims, dt::f32, blocked) ||
+      (residual >= 0 && inputs.size() > 3 && inputs[3].desc == memory::desc(dst_dims, dt::f32, blocked));
   const bool keep_blocked = !winograd && in_shape.size() == 4 && group == 1 && arrives_blocked &&
-                            in_shape[1] % 16 == 0 && out_channels % 16 == 0;
-  const tag layout = keep_blocked ? tag::nChw16c : tag::any;
+                            in_shape[1] % block == 0 && out_channels % block == 0;
+  const tag layout = keep_blocked ? blocked : tag::any;
   memory::desc src_any(src_dims, dt::f32, layout), dst_any(dst_dims, dt::f32, layout);
   memory::desc w_any(w_dims, dt::f32, tag::any), bias_md({out_channels}, dt::f32, tag::a);
 

@@ -34,6 +34,7 @@ namespace lowbit::onednn {
 namespace {
 
 using namespace gemm;
+using namespace gemm::avx512;  // AVX-512 only (16-channel blocks throughout)
 
 // Output pixels (all images): up to 7x7, or 14x14 for 1x1 kernels (no im2col copy). Beyond that (resnet50's
 // 14x14 3x3 and 28x28 layers, batch 8) weights are reused enough that oneDNN's kernels are as fast or faster
@@ -170,7 +171,7 @@ class StreamingConvKernel : public Kernel {
 
 std::unique_ptr<Kernel> create_streaming_conv_kernel(const std::vector<KernelInput>& inputs, const Shape& out_shape,
                                                      const ConvDims& cd, const FusedActivation& act) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool avx512 = simd::vector_width() == 16;  // AVX-512 only (not under LOWBIT_SIMD=avx2 either)
   const char* env = std::getenv("LOWBIT_STREAMING_CONV");  // "0": oneDNN's kernels everywhere (A/B runs)
   const bool enabled = !(env && std::string(env) == "0");
   const KernelInput &x = inputs[0], &w = inputs[1];

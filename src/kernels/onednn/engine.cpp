@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "kernels/onednn/onednn_kernel.h"
+#include "kernels/onednn/simd.h"
 
 namespace lowbit::onednn {
 
@@ -122,10 +123,13 @@ memory padded_conv_bias(const std::vector<KernelInput>& inputs, int64_t channels
   return bias;
 }
 
+memory::format_tag own_blocked_tag() {
+  return simd::vector_width() == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c;
+}
+
 void set_blocked_conv_layouts(Kernel& k, const std::vector<KernelInput>& inputs, const Shape& out_shape,
                               bool residual, ResidualInDst* residual_in_dst) {
-  const memory::desc out_md({out_shape.begin(), out_shape.end()}, memory::data_type::f32,
-                            memory::format_tag::nChw16c);
+  const memory::desc out_md({out_shape.begin(), out_shape.end()}, memory::data_type::f32, own_blocked_tag());
   k.input_descs.assign(inputs.size(), memory::desc());
   k.input_descs[0] = inputs[0].desc;
   if (residual) residual_in_dst->prepare(k, 3, inputs[3].desc, out_md);

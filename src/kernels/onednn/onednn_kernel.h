@@ -195,6 +195,9 @@ bool activation_steps(const std::string& op, float alpha, float beta, bool has_a
 // zeros to `padded` channels; and the kernel's layouts — input 0 as it arrives, output in nChw16c, the fused
 // residual (input 3) accumulated in dst when `residual`.
 memory padded_conv_bias(const std::vector<KernelInput>& inputs, int64_t channels, int64_t padded);
+// The channel-blocked layout lowbit's own convolutions use on this CPU (simd.h): nChw16c with AVX-512, else nChw8c
+// (what oneDNN's own AVX2 kernels pick).
+memory::format_tag own_blocked_tag();
 void set_blocked_conv_layouts(Kernel& k, const std::vector<KernelInput>& inputs, const Shape& out_shape,
                               bool residual, ResidualInDst* residual_in_dst);
 // FP32 Conv on small output maps (7x7; 14x14 for 1x1) whose input arrives in nChw16c, as lowbit's own AVX-512
