@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/onednn/onednn_kernel.h"
+#include "kernels/onednn/simd.h"
 #include "onednn_test_util.h"
 
 namespace lowbit::conv_kernel_test {
@@ -85,6 +86,23 @@ inline Tensor reference(const ConvCase& k, const Node& node, const std::map<std:
   EXPECT_TRUE(got.ok()) << got.status().message();
   return got->at("y");
 }
+
+// Sets LOWBIT_SIMD for one instruction set's run of a test of lowbit's own kernels (simd.h): "avx512", or
+// "avx2" (forced on AVX-512 machines); ok() is false when the CPU lacks that set.
+class OnIsa {
+ public:
+  explicit OnIsa(const std::string& isa) {
+    if (isa == "avx2") ::setenv("LOWBIT_SIMD", "avx2", 1);
+    ok_ = onednn::simd::vector_width() == (isa == "avx2" ? 8 : 16);
+  }
+  ~OnIsa() { ::unsetenv("LOWBIT_SIMD"); }
+  OnIsa(const OnIsa&) = delete;
+  OnIsa& operator=(const OnIsa&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_ = false;
+};
 
 // Builds `k`'s kernel through create_kernel with an input arriving in `x_layout`, expects lowbit's kernel
 // `implementation` writing lowbit's blocked layout (nChw16c, or nChw8c on AVX2), runs it twice (the second run reuses packed weights and scratch) and compares

@@ -1,9 +1,10 @@
 // lowbit's weight-streaming convolution (src/kernels/onednn/conv_streaming.cpp) against the reference Conv:
-// the kernel is built through create_kernel with an nChw16c input (as the plan does inside a blocked network),
+// the kernel is built through create_kernel with a blocked input (as the plan does inside a blocked network),
 // run on random data, and compared within 1e-4 relative. Cases cover the direct 1x1 path and the im2col path
-// (3x3, strides, dilations, asymmetric pads), a last group of one 16-channel block, K split over two row
+// (3x3, strides, dilations, asymmetric pads), a last group of one channel block, K split over two row
 // chunks, partial tiles, batch 2, every epilogue (bias, residual in place or copied, Relu / Clip / LeakyRelu),
 // and thread counts above the number of weight groups. Where it must not apply, create_kernel picks oneDNN.
+// Each test runs per instruction set the CPU has: AVX-512 in nChw16c, AVX2 in nChw8c (OnIsa).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -21,10 +22,11 @@ using tag = memory::format_tag;
 
 constexpr const char* kStreaming = "lowbit streaming conv";
 
-bool has_avx512() { return __builtin_cpu_supports("avx512f"); }
+class OneDnnConvStreaming : public ::testing::TestWithParam<std::string> {};
 
-TEST(OneDnnConvStreaming, MatchesReferenceOnSmallMaps) {
-  if (!has_avx512()) GTEST_SKIP() << "the streaming kernel needs AVX-512";
+TEST_P(OneDnnConvStreaming, MatchesReferenceOnSmallMaps) {
+  const OnIsa isa(GetParam());
+  if (!isa.ok()) GTEST_SKIP() << "this CPU has no " << GetParam();
   std::mt19937 rng(seed_for("OneDnnConvStreaming.MatchesReferenceOnSmallMaps"));
   const std::vector<ConvCase> cases = {
       {"1x1 direct, 3 output blocks (last group of one), bias + Relu", 1, 32, 48, 7, 7, 1, 1, {1, 1}, {1, 1},
@@ -42,15 +44,20 @@ TEST(OneDnnConvStreaming, MatchesReferenceOnSmallMaps) {
       {"3 threads over 1 weight group: tiles split between threads", 1, 32, 32, 7, 7, 3, 3, {1, 1}, {1, 1},
        {1, 1, 1, 1}, true, "Relu", 0, 0, "", 3},
       {"1 thread", 1, 32, 64, 7, 7, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, false, "", 0, 0, "copied", 1},
-      {"1x1 on 14x14 (196 pixels), K = 320 over two chunks", 1, 320, 32, 14, 14, 1, 1, {1, 1}, {1, 1},
-       {0, 0, 0, 0}, true, "Relu", 0, 0, "inplace"},
+      {"1x1 on 7x7, K = 320 over two chunks", 1, 320, 32, 7, 7, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, "Relu", 0,
+       0, "inplace"},
   };
   for (const ConvCase& k : cases) check_conv_case(k, rng, kStreaming);
+  if (GetParam() == "avx512")  // 1x1 up to 196 pixels there (AVX2: 49)
+    check_conv_case({"1x1 on 14x14 (196 pixels), K = 320 over two chunks", 1, 320, 32, 14, 14, 1, 1, {1, 1}, {1, 1},
+                     {0, 0, 0, 0}, true, "Relu", 0, 0, "inplace"},
+                    rng, kStreaming);
 }
 
 // Where the kernel must not apply, create_kernel hands the node to oneDNN (or nothing at all).
-TEST(OneDnnConvStreaming, OtherConvolutionsStayOnOneDnn) {
-  if (!has_avx512()) GTEST_SKIP() << "the streaming kernel needs AVX-512";
+TEST_P(OneDnnConvStreaming, OtherConvolutionsStayOnOneDnn) {
+  const OnIsa isa(GetParam());
+  if (!isa.ok()) GTEST_SKIP() << "this CPU has no " << GetParam();
   std::mt19937 rng(seed_for("OneDnnConvStreaming.OtherConvolutionsStayOnOneDnn"));
   Tensor w = random_tensor(rng, {32, 32, 3, 3}), w1 = random_tensor(rng, {32, 32, 1, 1});
   Tensor dw = random_tensor(rng, {32, 1, 3, 3});
@@ -65,10 +72,13 @@ TEST(OneDnnConvStreaming, OtherConvolutionsStayOnOneDnn) {
     return kernel_for ? std::string(kernel_for->implementation()) : std::string("none");
   };
   using dt = memory::data_type;
-  auto blocked_map = [](int64_t n, int64_t h, int64_t w) { return memory::desc({n, 32, h, w}, dt::f32, tag::nChw16c); };
+  auto blocked_map = [](int64_t n, int64_t h, int64_t w) {
+    return memory::desc({n, 32, h, w}, dt::f32, onednn::own_blocked_tag());
+  };
   const memory::desc blocked = blocked_map(1, 7, 7);
   EXPECT_EQ(pick(blocked, w, {1, 32, 7, 7}, "Relu"), kStreaming);
-  EXPECT_EQ(pick(blocked_map(1, 14, 14), w1, {1, 32, 14, 14}, "Relu"), kStreaming);  // 1x1: up to 196 pixels
+  EXPECT_EQ(pick(blocked_map(1, 14, 14), w1, {1, 32, 14, 14}, "Relu"),  // 1x1: up to 196 pixels with AVX-512
+            GetParam() == "avx512" ? kStreaming : "onednn");
   EXPECT_EQ(pick(blocked_map(1, 15, 14), w1, {1, 32, 15, 14}, ""), "onednn");        // 210 pixels
   EXPECT_EQ(pick(memory::desc({1, 32, 7, 7}, dt::f32, tag::nchw), w, {1, 32, 7, 7}, "Relu"), "onednn");  // plain input
   EXPECT_EQ(pick(blocked_map(1, 8, 7), w, {1, 32, 8, 7}, "Relu"), "onednn");   // 3x3 on 56 pixels
@@ -83,7 +93,9 @@ TEST(OneDnnConvStreaming, OtherConvolutionsStayOnOneDnn) {
 // In a whole plan: a Winograd convolution leaves its output in nChw16c, a stride-2 3x3 convolution brings it to
 // 7x7 (streaming), and a 1x1 convolution with the residual Add and Relu fused runs on the 7x7 map (streaming,
 // its residual handed over in place when it dies there).
-TEST(OneDnnConvStreaming, BlockedNetworkMatchesReference) {
+TEST_P(OneDnnConvStreaming, BlockedNetworkMatchesReference) {
+  const OnIsa isa(GetParam());
+  if (!isa.ok()) GTEST_SKIP() << "this CPU has no " << GetParam();
   std::mt19937 rng(seed_for("OneDnnConvStreaming.BlockedNetworkMatchesReference"));
   GraphBuilder b;
   b.input("x", {1, 64, 14, 14});
@@ -98,6 +110,9 @@ TEST(OneDnnConvStreaming, BlockedNetworkMatchesReference) {
   int used = compare_backends(b.done({"y"}), {{"x", random_tensor(rng, {1, 64, 14, 14})}}, 1e-4, 3);
   EXPECT_EQ(used, 3);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, OneDnnConvStreaming, ::testing::Values("avx512", "avx2"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace lowbit

@@ -10,7 +10,6 @@
 #include <cstdlib>
 
 #include "conv_kernel_test_util.h"
-#include "kernels/onednn/simd.h"
 
 namespace lowbit {
 namespace {
@@ -19,20 +18,6 @@ using namespace onednn_test;
 using namespace conv_kernel_test;
 
 constexpr const char* kWinograd = "lowbit winograd conv";
-
-// Sets LOWBIT_SIMD for one instruction set's run of a test; false when the CPU lacks it.
-class OnIsa {
- public:
-  explicit OnIsa(const std::string& isa) {
-    if (isa == "avx2") ::setenv("LOWBIT_SIMD", "avx2", 1);
-    ok_ = onednn::simd::vector_width() == (isa == "avx2" ? 8 : 16);
-  }
-  ~OnIsa() { ::unsetenv("LOWBIT_SIMD"); }
-  bool ok() const { return ok_; }
-
- private:
-  bool ok_ = false;
-};
 
 class OneDnnConvWinograd : public ::testing::TestWithParam<std::string> {};
 
