@@ -28,7 +28,7 @@ Expected<double> metric_of(const compare::CompareResult& r, const TargetMetric& 
   int used = 0;
   for (auto& o : r.outputs) {
     const compare::ErrorMetrics m = o.accumulated.result();
-    double v;
+    double v = 0;  // every kind below sets it (GCC 12 cannot tell)
     switch (t.kind) {
       case TargetMetric::Kind::kSqnr: v = m.sqnr_db ? *m.sqnr_db : -compare::kExactSqnrDb; break;
       case TargetMetric::Kind::kCosine: v = m.cosine ? *m.cosine : -1; break;

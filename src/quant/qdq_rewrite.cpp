@@ -61,7 +61,7 @@ std::string describe_params(const TensorQuantParams& p) {
 
 }  // namespace
 
-QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales) {
+QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales, int qmax) {
   QuantizedWeight out;
   out.values = Tensor(DType::kInt8, w.shape());
   const float* src = w.data<float>();
@@ -83,7 +83,7 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector
   out.scales.resize(size_t(channels));
   for (int64_t c = 0; c < channels; ++c) {
     float& s = out.scales[size_t(c)];
-    s = amax[size_t(c)] > 0 ? amax[size_t(c)] / 127.f : 1.f;
+    s = amax[size_t(c)] > 0 ? amax[size_t(c)] / float(qmax) : 1.f;
     if (min_scales && !min_scales->empty()) s = std::max(s, (*min_scales)[min_scales->size() == 1 ? 0 : size_t(c)]);
   }
   for (int64_t o = 0; o < outer; ++o)
@@ -92,7 +92,7 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector
       for (int64_t i = 0; i < inner; ++i) {
         const int64_t k = (o * channels + c) * inner + i;
         // Symmetric weights use [-127, 127] (DESIGN.md): -128 would make the range lopsided.
-        dst[k] = int8_t(std::clamp<int>(round_and_saturate<int8_t>(src[k] / s, 0), -127, 127));
+        dst[k] = int8_t(std::clamp<int>(round_and_saturate<int8_t>(src[k] / s, 0), -qmax, qmax));
       }
     }
   return out;
@@ -124,11 +124,11 @@ Expected<std::map<std::string, QuantizedWeight>> quantize_plan_weights(const Gra
       floor = &it->second;
       if (wq.axis < 0) *floor = {*std::max_element(floor->begin(), floor->end())};
     }
-    QuantizedWeight q = quantize_weight(*w, wq.axis, floor);
+    QuantizedWeight q = quantize_weight(*w, wq.axis, floor, wq.qmax);
     if (rounded)
       if (auto it = rounded->find(wq.value); it != rounded->end()) use_rounded_codes(q, it->second, wq.axis);
     if (floor && raised_channels) {
-      QuantizedWeight plain = quantize_weight(*w, wq.axis);
+      QuantizedWeight plain = quantize_weight(*w, wq.axis, nullptr, wq.qmax);
       for (size_t c = 0; c < q.scales.size(); ++c) *raised_channels += q.scales[c] != plain.scales[c];
     }
     out[wq.value] = std::move(q);

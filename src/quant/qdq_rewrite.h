@@ -50,14 +50,15 @@ struct QdqReport {
   std::vector<std::string> io_notes;             // "input 'x': uint8, real = (q - 128) x 0.0187" per quantized graph input/output
 };
 
-// Weight quantization on its own (also used by --weight-only): symmetric int8, [-127, 127], one scale per
-// index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1. `min_scales` (optional, one per
+// Weight quantization on its own (also used by --weight-only): symmetric int8, [-qmax, qmax] (127, or 64 for
+// --reduce-range), one scale per index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1. `min_scales` (optional, one per
 // channel or one) raises scales where an int32 bias would otherwise overflow (bias / (s_x * s_w) > 2^30).
 struct QuantizedWeight {
   Tensor values;              // int8, same shape
   std::vector<float> scales;  // per channel (size dim(axis)) or one
 };
-QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales = nullptr);
+QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector<float>* min_scales = nullptr,
+                                int qmax = 127);
 
 // The int8 weights rewrite_to_qdq writes for `plan`, by weight name: quantize_weight per the plan's axis, with
 // the scale floors that keep the planned int32 biases in range, and the codes `rounded` (AdaRound) chose where it

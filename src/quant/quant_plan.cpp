@@ -173,7 +173,8 @@ Expected<QuantPlan> plan_quantization(const Graph& g, const QuantPlanOptions& o)
         if (!is_float_constant(g, in) || (has_bias_slot && i == 2)) continue;
         if (weight_index.count(in)) continue;
         weight_index[in] = plan.weights.size();
-        plan.weights.push_back({in, weight_axis(n, *constant_value(g, in), o.per_channel_weights), n.name});
+        plan.weights.push_back({in, weight_axis(n, *constant_value(g, in), o.per_channel_weights), n.name,
+                                o.weight_qmax});
       }
       // Bias: int32 with scale s_input x s_weight, so it needs both of those quantized.
       const bool gemm_plain = n.op_type != "Gemm" || (n.attr_float("alpha", 1.f) == 1.f && n.attr_float("beta", 1.f) == 1.f);

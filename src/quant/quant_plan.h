@@ -30,6 +30,9 @@ namespace lowbit::quant {
 struct QuantPlanOptions {
   bool weight_only = false;          // int8 weights + DequantizeLinear only; activations stay float
   bool per_channel_weights = true;   // false: one scale per weight tensor
+  // Weight codes in [-weight_qmax, weight_qmax]: 127, or 64 for --reduce-range (7-bit weights: CPUs without VNNI
+  // add u8 x s8 products in saturating int16 pairs, and only weights within [-64, 64] keep those exact unsplit).
+  int weight_qmax = 127;
   std::set<std::string> exclude;     // node names or op types kept in float (--exclude, --precision NODE=fp32)
   bool quantize_inputs = false;      // --io int8|uint8: graph inputs become integer tensors
   bool quantize_outputs = false;     //                  and graph outputs too
@@ -39,6 +42,7 @@ struct WeightQuant {
   std::string value;   // the float initializer
   int64_t axis = -1;   // output-channel axis for per-channel scales, -1 for per tensor
   std::string node;    // first node that reads it (for messages)
+  int qmax = 127;      // codes in [-qmax, qmax] (QuantPlanOptions::weight_qmax)
 };
 
 struct BiasQuant {

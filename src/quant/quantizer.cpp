@@ -161,6 +161,12 @@ Expected<QuantizeResult> calibrate_graph(Graph graph, const QuantizeOptions& opt
     return error(StatusCode::kInvalidArgument,
                  "AdaRound needs calibration data (it fits each layer's rounding to the layer's inputs); a cache, a table "
                  "or weight-only quantization provides none");
+  if (options.adaround.enabled && options.plan.weight_qmax != 127)
+    return error(StatusCode::kInvalidArgument, "AdaRound rounds within the 8-bit weight range [-127, 127]; it does not "
+                                                "combine with a reduced weight range");
+  if (options.plan.weight_qmax < 1 || options.plan.weight_qmax > 127)
+    return error(StatusCode::kInvalidArgument, "weight range [-", options.plan.weight_qmax, ", ",
+                 options.plan.weight_qmax, "] is not within [-127, 127]");
   const QuantPlanOptions po = plan_options(options);
   LB_ASSIGN_OR_RETURN(r.plan, plan_quantization(graph, po));
 

@@ -91,6 +91,7 @@ struct QuantizeOptions {
   std::string activation_type = "int8";
   std::string io = "float";
   bool weight_only = false, per_tensor_weights = false;
+  bool reduce_range = false;           // --reduce-range: weight codes in [-64, 64]
   bool equalize = false, equalize_relu6 = false, bias_correction = false;
   std::vector<std::string> exclude, precision;
   std::string read_cache, write_cache, read_table, table;

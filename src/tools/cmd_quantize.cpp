@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "kernels/onednn/int8_pairs.h"
 #include "onnx/exporter.h"
 #include "quant/calibration_cache.h"
 #include "quant/calibration_table.h"
@@ -57,6 +58,7 @@ std::string check_flags(const QuantizeOptions& o) {
     return "--adaround needs calibration data (--calib or --calib-images): it fits the rounding to each layer's inputs";
   if (o.adaround && o.table_only) return "--adaround only changes the model's weights, and --table-only writes no model";
   if (o.adaround_iters > 0 && !o.adaround) return "--adaround-iters needs --adaround";
+  if (o.adaround && o.reduce_range) return "--adaround rounds within the 8-bit weight range: not with --reduce-range (yet)";
   return "";
 }
 
@@ -75,6 +77,7 @@ int run_quantize(const QuantizeOptions& o) {
   qo.io = o.io == "int8" ? quant::IoType::kInt8 : o.io == "uint8" ? quant::IoType::kUInt8 : quant::IoType::kFloat;
   qo.plan.weight_only = o.weight_only;
   qo.plan.per_channel_weights = !o.per_tensor_weights;
+  qo.plan.weight_qmax = o.reduce_range ? 64 : 127;
   qo.equalize = o.equalize;
   qo.equalize_relu6 = o.equalize_relu6;
   qo.bias_correction = o.bias_correction;
@@ -171,6 +174,10 @@ int run_quantize(const QuantizeOptions& o) {
   std::cout << "lowbit quantize: '" << o.model << "'";
   if (!o.table_only) std::cout << " -> '" << o.output << "'";
   std::cout << "\n" << quant::format_quantize_summary(*result, file_bytes(o.model), o.table_only ? -1 : file_bytes(o.output));
+  if (o.reduce_range) std::cout << "weights:     7-bit range, codes in [-64, 64] (--reduce-range)\n";
+  else if (!o.table_only && onednn::int8_pairs_saturate())
+    std::cout << "note:        this CPU has no VNNI: lowbit keeps 8-bit weights exact here by splitting them, at about "
+                 "FP32 speed; --reduce-range (7-bit weights) runs INT8 unsplit, faster (docs/int8_engine.md)\n";
   if (mixed) std::cout << quant::format_mixed_precision(*mixed);
   if (!o.table.empty()) std::cout << "table:       " << o.table << " (" << result->table.size() << " tensors)\n";
   if (!o.write_cache.empty()) std::cout << "cache:       " << o.write_cache << " (TensorRT format, scale = amax / 127)\n";

@@ -142,6 +142,35 @@ def case_quantize_modes():
     assert inits["conv1_bn_W_scale"].shape == ()
 
 
+def case_reduce_range():
+    """--reduce-range: 7-bit weight codes in [-64, 64] (scales twice as coarse), the model still close to the FP32
+    one and run by lowbit's integer engine like its 8-bit version; not combinable with --adaround."""
+    d, model, calib = setup("q_reduce")
+    full, reduced = os.path.join(d, "full.onnx"), os.path.join(d, "reduced.onnx")
+    expect_ok("quantize", model, "--calib", "x=" + calib, "-o", full, "-q")
+    r = expect_ok("quantize", model, "--calib", "x=" + calib, "-o", reduced, "--reduce-range")
+    assert "codes in [-64, 64] (--reduce-range)" in r.stdout, r.stdout
+    _, f_inits = load_inits(full)
+    _, r_inits = load_inits(reduced)
+    w = r_inits["conv1_bn_W_q"]
+    assert w.dtype == np.int8 and np.abs(w).max() == 64, np.abs(w).max()
+    assert np.abs(f_inits["conv1_bn_W_q"]).max() == 127
+    for name, v in r_inits.items():
+        if v.dtype == np.int8 and v.ndim >= 2:
+            assert np.abs(v).max() <= 64, (name, np.abs(v).max())
+    np.testing.assert_allclose(r_inits["conv1_bn_W_scale"], f_inits["conv1_bn_W_scale"] * 127 / 64, rtol=1e-6)
+    x = np.random.RandomState(6).rand(4, 3, 16, 16).astype(np.float32)
+    ref = run_model(model, x, d)
+    got = run_model(reduced, x, d)
+    assert (ref.argmax(1) == got.argmax(1)).mean() >= 0.75
+    j = json.loads(expect_ok("inspect", reduced, "--optimized", "--json").stdout)["optimized"]
+    assert j["op_counts_after"].get("QLinearConv") == 2, j["op_counts_after"]
+    out = os.path.join(d, "never.onnx")
+    expect_error("quantize", model, "--calib", "x=" + calib, "-o", out, "--reduce-range", "--adaround", code=2,
+                 mentions=("--reduce-range",))
+    assert not os.path.exists(out)
+
+
 def case_quantize_cache_table():
     d, model, calib = setup("q_cache")
     cache, table = os.path.join(d, "tiny.cache"), os.path.join(d, "table.json")

@@ -224,6 +224,7 @@ TEST(OneDnnQConv, SplitWeightsKeepInt8Exact) {
     ASSERT_LE(std::max(std::abs(h[0]), std::abs(h[1])), onednn::kPairSafeWeight) << v;
   }
   ASSERT_TRUE(onednn::needs_weight_split(std::vector<int8_t>{3, -100}.data(), 2));
+  ASSERT_FALSE(onednn::needs_weight_split(std::vector<int8_t>{64, -64, 0}.data(), 3));  // --reduce-range weights
   std::mt19937 rng(seed_for("OneDnnQConv.SplitWeightsKeepInt8Exact"));
   QConvCase c;
   c.x = {1, 16, 12, 12}, c.w = {32, 16, 3, 3}, c.pads = {1, 1, 1, 1};
