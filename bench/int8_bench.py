@@ -66,6 +66,9 @@ def main():
     p.add_argument("--label", default=None)
     p.add_argument("--timeout", type=int, default=900)
     p.add_argument("--json", default=None)
+    p.add_argument("--reduce-range", action="store_true",
+                   help="lowbit's INT8 model with 7-bit weights (lowbit quantize --reduce-range; for CPUs without "
+                        "VNNI); ONNX Runtime's stays 8-bit, its default")
     args = p.parse_args()
     args.lowbit_args = []
     lowbit = co.find_lowbit(args)
@@ -90,7 +93,7 @@ def main():
             np.save(os.path.join(calib_dir, "%03d.npy" % i), sample)
         int8, int8_u8 = os.path.join(work, "int8.onnx"), os.path.join(work, "int8_u8.onnx")
         co.log("%s: quantizing (lowbit int8 and the u8s8 model for ONNX Runtime)" % label)
-        quantize(lowbit, model, "%s=%s" % (name, calib_dir), int8, [])
+        quantize(lowbit, model, "%s=%s" % (name, calib_dir), int8, ["--reduce-range"] if args.reduce_range else [])
         quantize(lowbit, model, "%s=%s" % (name, calib_dir), int8_u8, ["--activation-type", "uint8"])
 
         node_baseline = co.bare_node_hwm_kib(args.node)

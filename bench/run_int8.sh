@@ -5,7 +5,7 @@
 #   bench/run_int8.sh            prints one markdown table row per model on stdout; progress on stderr
 #
 # Environment (all optional): LOWBIT, MODELS_DIR, OUT_DIR, THREADS, ROUNDS, ITERATIONS, ONLY, NODE_PATH, as in
-# bench/run_all.sh.
+# bench/run_all.sh; REDUCE_RANGE=1 quantizes lowbit's model with --reduce-range (7-bit weights, CPUs without VNNI).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -35,6 +35,7 @@ echo "$list" | while read -r label model shape data rounds iterations; do
   fi
   row=$("$python" "$here/int8_bench.py" "$models/$model.onnx" --label "$label" --shape "$shape" --data "$data" \
     --threads "$threads" --rounds "${ROUNDS:-$rounds}" --iterations "${ITERATIONS:-$iterations}" \
-    --lowbit "$lowbit" --node-path "$npm_modules" --json "$out/int8_$label.json")
+    --lowbit "$lowbit" --node-path "$npm_modules" --json "$out/int8_$label.json" \
+    ${REDUCE_RANGE:+--reduce-range})
   if [ "$first" = 1 ]; then echo "$row"; first=0; else echo "$row" | tail -1; fi
 done
