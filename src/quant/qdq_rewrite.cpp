@@ -91,7 +91,7 @@ QuantizedWeight quantize_weight(const Tensor& w, int64_t axis, const std::vector
       const float s = out.scales[size_t(c)];
       for (int64_t i = 0; i < inner; ++i) {
         const int64_t k = (o * channels + c) * inner + i;
-        // Symmetric weights use [-127, 127] (DESIGN.md): -128 would make the range lopsided.
+        // Symmetric weights use [-qmax, qmax] (DESIGN.md): -128 would make the range lopsided.
         dst[k] = int8_t(std::clamp<int>(round_and_saturate<int8_t>(src[k] / s, 0), -qmax, qmax));
       }
     }

@@ -51,8 +51,9 @@ struct QdqReport {
 };
 
 // Weight quantization on its own (also used by --weight-only): symmetric int8, [-qmax, qmax] (127, or 64 for
-// --reduce-range), one scale per index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1. `min_scales` (optional, one per
-// channel or one) raises scales where an int32 bias would otherwise overflow (bias / (s_x * s_w) > 2^30).
+// --reduce-range), one scale per index of `axis` (or one scale when axis < 0). An all-zero channel gets scale 1.
+// `min_scales` (optional, one per channel or one) raises scales where an int32 bias would otherwise overflow
+// (bias / (s_x * s_w) > 2^30).
 struct QuantizedWeight {
   Tensor values;              // int8, same shape
   std::vector<float> scales;  // per channel (size dim(axis)) or one
